@@ -1,0 +1,104 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module graph (arrows point down only):
+//   atrium, atrium-bots          thin executables
+//   AtriumBots                   → AtriumClient
+//   AtriumServer                 → Wire, World, Crypto, Transport, Voice, YAML
+//   AtriumClient                 → Wire, Transport
+//   AtriumVoice                  → COpus, CAtriumShim
+//   AtriumWorld                  → Wire, YAML
+//   AtriumTransport              → CENet
+//   AtriumCrypto                 → COpenSSL
+//   AtriumWire, AtriumYAML       pure
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Atrium",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "atrium", targets: ["atrium"]),
+        .executable(name: "atrium-bots", targets: ["atrium-bots"]),
+        .library(name: "AtriumClient", targets: ["AtriumClient"]),
+        .library(name: "AtriumWire", targets: ["AtriumWire"]),
+        .library(name: "AtriumWorld", targets: ["AtriumWorld"]),
+        .library(name: "AtriumServer", targets: ["AtriumServer"]),
+        .library(name: "AtriumTransport", targets: ["AtriumTransport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // System libraries. Debian: libenet-dev, libopus-dev, libssl-dev.
+        .systemLibrary(name: "CENet", pkgConfig: "libenet", providers: [.apt(["libenet-dev"])]),
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // C calls Swift cannot make directly (variadic ctl functions, function-like macros).
+        .target(name: "CAtriumShim", dependencies: ["COpus"]),
+
+        .target(name: "AtriumWire", swiftSettings: strict),
+        .target(name: "AtriumYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        .target(name: "AtriumWorld", dependencies: ["AtriumWire", "AtriumYAML"], swiftSettings: strict),
+        .target(name: "AtriumCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(name: "AtriumTransport", dependencies: ["CENet"], swiftSettings: strict),
+        .target(name: "AtriumVoice", dependencies: ["COpus", "CAtriumShim"], swiftSettings: strict),
+        .target(
+            name: "AtriumServer",
+            dependencies: [
+                "AtriumWire", "AtriumYAML", "AtriumWorld", "AtriumCrypto", "AtriumTransport", "AtriumVoice",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AtriumClient",
+            dependencies: ["AtriumWire", "AtriumTransport"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AtriumBots",
+            dependencies: [
+                "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumYAML", "AtriumTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "atrium",
+            dependencies: [
+                "AtriumServer", "AtriumWorld", "AtriumCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "atrium-bots",
+            dependencies: [
+                "AtriumBots", "AtriumServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "AtriumWireTests", dependencies: ["AtriumWire"], resources: [], swiftSettings: strict),
+        .testTarget(name: "AtriumWorldTests", dependencies: ["AtriumWorld", "AtriumYAML"], swiftSettings: strict),
+        .testTarget(name: "AtriumCryptoTests", dependencies: ["AtriumCrypto"], swiftSettings: strict),
+        .testTarget(name: "AtriumTransportTests", dependencies: ["AtriumTransport"], swiftSettings: strict),
+        .testTarget(name: "AtriumVoiceTests", dependencies: ["AtriumVoice"], swiftSettings: strict),
+        .testTarget(
+            name: "AtriumServerTests",
+            dependencies: ["AtriumServer", "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumTransport"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "AtriumBotsTests", dependencies: ["AtriumBots", "AtriumServer"], swiftSettings: strict),
+    ]
+)

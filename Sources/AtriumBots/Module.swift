@@ -1,0 +1,1 @@
+// AtriumBots: filled in by its owner; see docs/ARCHITECTURE.md.

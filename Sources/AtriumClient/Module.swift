@@ -1,0 +1,1 @@
+// AtriumClient: filled in by its owner; see docs/ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// AtriumCrypto: filled in by its owner; see docs/ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// AtriumServer: filled in by its owner; see docs/ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// AtriumTransport: filled in by its owner; see docs/ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// AtriumVoice: filled in by its owner; see docs/ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// AtriumWorld: filled in by its owner; see docs/ARCHITECTURE.md.
