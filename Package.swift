@@ -11,6 +11,7 @@ import PackageDescription
 //   AtriumTransport              → CENet
 //   AtriumCrypto                 → COpenSSL
 //   AtriumWire, AtriumYAML       pure
+//   AtriumReport                 pure: load-test results, SLOs, JSON/HTML/table output
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -41,6 +42,7 @@ let package = Package(
         .target(name: "CAtriumShim", dependencies: ["COpus"]),
 
         .target(name: "AtriumWire", swiftSettings: strict),
+        .target(name: "AtriumReport", swiftSettings: strict),
         .target(name: "AtriumYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "AtriumWorld", dependencies: ["AtriumWire", "AtriumYAML"], swiftSettings: strict),
         .target(name: "AtriumCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
@@ -50,6 +52,7 @@ let package = Package(
             name: "AtriumServer",
             dependencies: [
                 "AtriumWire", "AtriumYAML", "AtriumWorld", "AtriumCrypto", "AtriumTransport", "AtriumVoice",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -63,7 +66,7 @@ let package = Package(
         .target(
             name: "AtriumBots",
             dependencies: [
-                "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumYAML", "AtriumTransport",
+                "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumYAML", "AtriumTransport", "AtriumReport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -99,6 +102,7 @@ let package = Package(
             dependencies: ["AtriumServer", "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumTransport"],
             swiftSettings: strict
         ),
+        .testTarget(name: "AtriumReportTests", dependencies: ["AtriumReport"], swiftSettings: strict),
         .testTarget(name: "AtriumBotsTests", dependencies: ["AtriumBots", "AtriumServer"], swiftSettings: strict),
     ]
 )

@@ -31,8 +31,9 @@ public struct DocumentError: Error, Sendable, CustomStringConvertible, Equatable
 
 /// Entry point: parse YAML text into a value that remembers where each part came from.
 public enum YAMLDocument {
-    /// Parses the first document of `text`. An empty document is an error.
-    public static func parse(_ text: String, file: String) throws(DocumentError) -> YAMLValue {
+    /// Parses the first document of `text`. An empty document is an error unless `allowEmpty`, when it
+    /// reads as a null value.
+    public static func parse(_ text: String, file: String, allowEmpty: Bool = false) throws(DocumentError) -> YAMLValue {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -42,6 +43,7 @@ public enum YAMLDocument {
             throw DocumentError(SourceLocation(file: file, line: 1, column: 1), "cannot read YAML: \(error)")
         }
         guard let root else {
+            if allowEmpty { return YAMLValue(node: Node("", .implicit, .plain), file: file, path: "") }
             throw DocumentError(SourceLocation(file: file, line: 1, column: 1), "the file is empty")
         }
         return YAMLValue(node: root, file: file, path: "")

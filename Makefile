@@ -1,0 +1,37 @@
+# Atrium — the two commands: `make run` and `make test`.
+SWIFT ?= swift
+CONFIG ?= Config/atrium.yaml
+RELEASE_BIN = .build/release
+
+.PHONY: deps build release run test check-worlds bots clean
+
+## deps: install missing Debian packages (as root or with sudo), or say what to run
+deps:
+	@scripts/ensure-deps.sh
+
+## build: debug build of everything
+build: deps
+	$(SWIFT) build
+
+## release: optimized build of the executables
+release: deps
+	$(SWIFT) build -c release --product atrium
+	$(SWIFT) build -c release --product atrium-bots
+
+## run: build (release) and serve the worlds in Worlds/ with the default configuration
+run: release
+	$(RELEASE_BIN)/atrium serve --config $(CONFIG)
+
+## test: unit + in-process end-to-end tests, world file checks
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	$(SWIFT) run atrium check-world Worlds/*.yaml
+
+## bots: point 50 bots at a running server (SERVER=host:port WORLD=id BOTS=n DURATION=s)
+bots: release
+	$(RELEASE_BIN)/atrium-bots run --server $(or $(SERVER),127.0.0.1:7777) --world $(or $(WORLD),expo-hall) \
+		--bots $(or $(BOTS),50) --duration $(or $(DURATION),60)
+
+clean:
+	rm -rf .build

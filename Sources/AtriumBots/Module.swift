@@ -1,1 +1,0 @@
-// AtriumBots: filled in by its owner; see docs/ARCHITECTURE.md.

@@ -1,0 +1,191 @@
+import AtriumReport
+import AtriumTransport
+import AtriumWire
+import AtriumYAML
+
+/// A load-test scenario: which server, which world, how many bots doing what, for how long, under which
+/// network conditions, and which limits decide pass or fail. Format: docs/LOADTESTS.md.
+public struct Scenario: Sendable {
+    public enum Target: Sendable, Equatable {
+        /// An already running server.
+        case remote(TransportAddress)
+        /// Start a node in this process on a free loopback port, from this configuration file (or defaults).
+        case local(configPath: String?)
+    }
+
+    public var name: String
+    public var description: String
+    public var target: Target
+    public var world: String
+    /// The world file the bots read zones from; default `Worlds/<world>.yaml`.
+    public var worldFile: String
+    public var bots: Int
+    public var rampPerSecond: Double
+    public var durationSeconds: Double
+    public var seed: UInt64
+    public var poseRateHz: Double
+    public var behaviours: [BehaviourShare]
+    public var voiceDutyCycle: Double
+    public var impairment: Impairment?
+    public var slo: [SLOThreshold]
+    public var connectTimeoutSeconds: Double
+    /// How many bots decode every snapshot for latency figures; the rest count and acknowledge only.
+    public var measuringBots: Int
+
+    public init(name: String, world: String, bots: Int, target: Target) {
+        self.name = name
+        self.description = ""
+        self.target = target
+        self.world = world
+        self.worldFile = "Worlds/\(world).yaml"
+        self.bots = bots
+        self.rampPerSecond = 100
+        self.durationSeconds = 60
+        self.seed = 1
+        self.poseRateHz = 30
+        self.behaviours = [BehaviourShare(kind: .wander, weight: 1)]
+        self.voiceDutyCycle = 0
+        self.impairment = nil
+        self.slo = []
+        self.connectTimeoutSeconds = 10
+        self.measuringBots = 200
+    }
+}
+
+/// One behaviour and its share of the bots.
+public struct BehaviourShare: Sendable, Equatable {
+    public var kind: BehaviourKind
+    public var weight: Double
+}
+
+/// What a bot does. Each world has its own repertoire; docs/LOADTESTS.md describes each.
+public enum BehaviourKind: String, CaseIterable, Sendable {
+    // expo hall
+    case wander
+    case visitBooths = "visit_booths"
+    case gatherStage = "gather_stage"
+    case presenter
+    // village assembly
+    case takeSeat = "take_seat"
+    case raiseHand = "raise_hand"
+    case podiumSpeaker = "podium_speaker"
+    // classroom
+    case sitListen = "sit_listen"
+    case breakout
+    case teacher
+
+    /// The role a bot doing this asks for.
+    public var role: Role {
+        switch self {
+        case .presenter: return .presenter
+        case .teacher: return .teacher
+        case .sitListen, .breakout: return .student
+        case .takeSeat, .raiseHand: return .villager
+        case .podiumSpeaker: return .villageHead
+        case .wander, .visitBooths, .gatherStage: return .visitor
+        }
+    }
+}
+
+extension Scenario {
+    static let topKeys: Set<String> = [
+        "name", "description", "server", "world", "world_file", "bots", "ramp_per_s", "duration_s", "seed",
+        "pose_rate_hz", "behaviours", "voice", "impairment", "slo", "connect_timeout_s", "measuring_bots",
+    ]
+
+    /// Parses and validates a scenario; every problem names file and line.
+    public static func parse(_ text: String, file: String) throws(DocumentError) -> Scenario {
+        let root = try YAMLDocument.parse(text, file: file).mapping(allowedKeys: topKeys)
+        let name = try root.required("name").string()
+        let world = try root.required("world").string()
+        guard WireLimits.isValidWorldId(world) else {
+            throw try root.required("world").error("'\(world)' is not a valid world id ([a-z0-9-], 1–64)")
+        }
+        let bots = try root.required("bots").int(in: 1...20_000)
+        let target = try parseTarget(root.required("server"))
+        var scenario = Scenario(name: name, world: world, bots: bots, target: target)
+        if let v = root.optional("description") { scenario.description = try v.string() }
+        if let v = root.optional("world_file") { scenario.worldFile = try v.string() }
+        if let v = root.optional("ramp_per_s") { scenario.rampPerSecond = try v.double(in: 0.1...100_000) }
+        if let v = root.optional("duration_s") { scenario.durationSeconds = try v.double(in: 1...86_400) }
+        if let v = root.optional("seed") { scenario.seed = UInt64(try v.int(in: 0...Int.max)) }
+        if let v = root.optional("pose_rate_hz") { scenario.poseRateHz = try v.double(in: 1...90) }
+        if let v = root.optional("connect_timeout_s") { scenario.connectTimeoutSeconds = try v.double(in: 0.5...120) }
+        if let v = root.optional("measuring_bots") { scenario.measuringBots = try v.int(in: 0...20_000) }
+        if let v = root.optional("behaviours") { scenario.behaviours = try parseBehaviours(v) }
+        if let v = root.optional("voice") {
+            let voice = try v.mapping(allowedKeys: ["duty_cycle"])
+            if let d = voice.optional("duty_cycle") { scenario.voiceDutyCycle = try d.double(in: 0...1) }
+        }
+        if let v = root.optional("impairment") { scenario.impairment = try parseImpairment(v, seed: scenario.seed) }
+        if let v = root.optional("slo") { scenario.slo = try parseSLO(v) }
+        return scenario
+    }
+
+    static func parseTarget(_ value: YAMLValue) throws(DocumentError) -> Target {
+        let map = try value.mapping(allowedKeys: ["address", "local", "config"])
+        let address = map.optional("address")
+        let local = try map.optional("local")?.bool() ?? false
+        switch (address, local) {
+        case (let address?, false):
+            let text = try address.string()
+            guard let parsed = TransportAddress.parse(text) else {
+                throw address.error("'\(text)' is not host:port")
+            }
+            if map.optional("config") != nil { throw value.error("'config' applies only to a local server") }
+            return .remote(parsed)
+        case (nil, true):
+            return .local(configPath: try map.optional("config")?.string())
+        case (.some, true):
+            throw value.error("give either 'address' or 'local: true', not both")
+        case (nil, false):
+            throw value.error("give 'address: host:port' or 'local: true'")
+        }
+    }
+
+    static func parseBehaviours(_ value: YAMLValue) throws(DocumentError) -> [BehaviourShare] {
+        let allowed = Set(BehaviourKind.allCases.map(\.rawValue))
+        let map = try value.mapping(allowedKeys: allowed)
+        var shares: [BehaviourShare] = []
+        for key in map.keys {
+            guard let kind = BehaviourKind(rawValue: key), let weight = map.optional(key) else { continue }
+            shares.append(BehaviourShare(kind: kind, weight: try weight.double(in: 0...1_000_000)))
+        }
+        guard shares.contains(where: { $0.weight > 0 }) else {
+            throw value.error("at least one behaviour needs a weight above 0")
+        }
+        return shares
+    }
+
+    static func parseImpairment(_ value: YAMLValue, seed: UInt64) throws(DocumentError) -> Impairment {
+        let map = try value.mapping(allowedKeys: ["loss_pct", "latency_ms", "jitter_ms", "duplicate_pct", "reorder_pct"])
+        func number(_ key: String, _ range: ClosedRange<Double>) throws(DocumentError) -> Double {
+            try map.optional(key)?.double(in: range) ?? 0
+        }
+        let latency = try number("latency_ms", 0...10_000)
+        let jitter = try number("jitter_ms", 0...10_000)
+        if jitter > latency, let j = map.optional("jitter_ms") {
+            throw j.error("jitter (\(jitter) ms) cannot exceed latency (\(latency) ms): delays would be negative")
+        }
+        return Impairment(
+            lossPercent: try number("loss_pct", 0...100), latencyMs: latency, jitterMs: jitter,
+            duplicatePercent: try number("duplicate_pct", 0...100), reorderPercent: try number("reorder_pct", 0...100),
+            seed: seed)
+    }
+
+    static func parseSLO(_ value: YAMLValue) throws(DocumentError) -> [SLOThreshold] {
+        let known = LoadReport.knownMetricKeys
+        let map = try value.mapping(allowedKeys: known)
+        var thresholds: [SLOThreshold] = []
+        for key in map.keys {
+            guard let entry = map.optional(key) else { continue }
+            let limits = try entry.mapping(allowedKeys: ["min", "max"])
+            let min = try limits.optional("min")?.double()
+            let max = try limits.optional("max")?.double()
+            guard min != nil || max != nil else { throw entry.error("give 'min', 'max' or both") }
+            if let min, let max, min > max { throw entry.error("min \(min) is above max \(max)") }
+            thresholds.append(SLOThreshold(metric: key, min: min, max: max))
+        }
+        return thresholds
+    }
+}

@@ -1,0 +1,102 @@
+import AtriumTransport
+import AtriumWire
+
+public struct ConnectionError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+/// One client over its own ENet host: connect, join, send poses, receive state. Driven by its owner's
+/// thread through `pump`; not thread-safe by design (ENet hosts have one owning thread).
+public final class AtriumConnection {
+    public let host: TransportHost
+    public private(set) var peer: PeerHandle?
+    public private(set) var session = ClientSession()
+    public private(set) var isConnected = false
+    /// Set when ENet reports the disconnect; the data is the server's reason code.
+    public private(set) var disconnectReason: ReasonCode?
+
+    public init() throws(TransportError) {
+        host = try TransportHost(bindTo: nil, peerLimit: 1, channelLimit: Channel.count)
+    }
+
+    /// Connects and sends HELLO; returns after WELCOME or DENY, or throws on timeout.
+    public func join(
+        server: TransportAddress, worldId: String, displayName: String, role: Role = .visitor,
+        timeoutMilliseconds: UInt32 = 5000
+    ) throws(ConnectionError) -> Welcome {
+        let peer: PeerHandle
+        do {
+            peer = try host.connect(to: server, channelCount: Channel.count)
+        } catch {
+            throw ConnectionError(description: "cannot connect to \(server): \(error)")
+        }
+        self.peer = peer
+        let deadline = MonotonicClock.nowMicros() + UInt64(timeoutMilliseconds) * 1000
+        while MonotonicClock.nowMicros() < deadline {
+            for event in pump(timeoutMilliseconds: 10) {
+                switch event {
+                case .welcomed(let welcome): return welcome
+                case .denied(let deny):
+                    throw ConnectionError(description: "denied: \(deny.reason.name) \(deny.detail)")
+                default: break
+                }
+            }
+            if !isConnected, disconnectReason != nil {
+                throw ConnectionError(description: "disconnected: \(disconnectReason!.name)")
+            }
+            if isConnected && session.phase == .awaitingWelcome && !helloSent {
+                helloSent = true
+                send(session.hello(worldId: worldId, displayName: displayName, role: role), channel: .control)
+            }
+        }
+        throw ConnectionError(description: "no answer from \(server) within \(timeoutMilliseconds) ms")
+    }
+
+    private var helloSent = false
+
+    /// Services the network for up to `timeoutMilliseconds` (returns early once something arrived) and
+    /// returns what happened, in order.
+    @discardableResult
+    public func pump(timeoutMilliseconds: UInt32 = 0) -> [ClientEvent] {
+        var events: [ClientEvent] = []
+        var wait = timeoutMilliseconds
+        while let event = host.service(timeoutMilliseconds: wait) {
+            wait = 0
+            switch event {
+            case .connected:
+                isConnected = true
+            case .disconnected(_, let data):
+                isConnected = false
+                disconnectReason = ReasonCode(rawValue: UInt8(clamping: data)) ?? ReasonCode.none
+            case .received(_, _, let payload):
+                events.append(session.receive(payload, nowMicros: MonotonicClock.nowMicros()))
+            }
+        }
+        return events
+    }
+
+    public func send(_ bytes: [UInt8], channel: Channel) {
+        guard let peer else { return }
+        host.send(bytes, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
+        host.flush()
+    }
+
+    public func sendPose(_ pose: AvatarPose) {
+        let now = MonotonicClock.nowMicros()
+        if let bytes = session.pose(pose, clientTimeMs: UInt32(truncatingIfNeeded: now / 1000)) {
+            send(bytes, channel: .state)
+        }
+    }
+
+    public func sendChat(_ text: String) { send(session.chat(text), channel: .control) }
+
+    public func sendPing() { send(session.ping(nowMicros: MonotonicClock.nowMicros()), channel: .state) }
+
+    /// Leaves gracefully and waits (bounded) for ENet to confirm.
+    public func leave(timeoutMilliseconds: UInt32 = 1000) {
+        guard let peer, isConnected else { return }
+        host.disconnect(peer, data: UInt32(ReasonCode.none.rawValue))
+        let deadline = MonotonicClock.nowMicros() + UInt64(timeoutMilliseconds) * 1000
+        while isConnected && MonotonicClock.nowMicros() < deadline { pump(timeoutMilliseconds: 10) }
+    }
+}

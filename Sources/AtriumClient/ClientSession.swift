@@ -1,0 +1,219 @@
+import AtriumWire
+
+/// What a received message meant to the client.
+public enum ClientEvent: Equatable, Sendable {
+    case welcomed(Welcome)
+    case denied(Deny)
+    case avatarJoined(AvatarJoined)
+    case avatarLeft(AvatarLeft)
+    /// One snapshot part was applied.
+    case snapshot(Snapshot)
+    case chat(ChatRelay)
+    /// A PONG; the round trip it measured.
+    case pong(roundTripMicros: UInt64)
+    case closing(Closing)
+    /// The server sent something this client cannot decode (it is ignored).
+    case undecodable(WireError)
+}
+
+/// An avatar as this client knows it: identity from AVATAR_JOINED, motion from snapshots.
+public struct RemoteAvatar: Sendable {
+    public let id: UInt16
+    public var displayName: String
+    public var role: Role
+    public var lastInputSequence: UInt32 = 0
+    /// Recent (server time µs, pose) samples, oldest first; interpolation reads between them.
+    public private(set) var samples: [(time: UInt64, pose: AvatarPose)] = []
+    static let sampleCapacity = 16
+
+    public var latestPose: AvatarPose? { samples.last?.pose }
+
+    mutating func add(_ pose: AvatarPose, at time: UInt64) {
+        if let last = samples.last, time <= last.time {
+            if time == last.time { samples[samples.count - 1].pose = pose }
+            return  // older than what we have: ignore
+        }
+        samples.append((time, pose))
+        if samples.count > Self.sampleCapacity { samples.removeFirst(samples.count - Self.sampleCapacity) }
+    }
+
+    /// The pose at `time` (server clock), interpolated between the samples around it; the newest sample
+    /// when `time` is past them (no extrapolation), the oldest when before them.
+    public func pose(at time: UInt64) -> AvatarPose? {
+        guard let first = samples.first, let last = samples.last else { return nil }
+        if time <= first.time { return first.pose }
+        if time >= last.time { return last.pose }
+        var upper = samples.count - 1
+        while upper > 0 && samples[upper - 1].time > time { upper -= 1 }
+        let a = samples[upper - 1]
+        let b = samples[upper]
+        let t = Float(Double(time - a.time) / Double(b.time - a.time))
+        return AvatarPose.interpolate(a.pose, b.pose, t)
+    }
+}
+
+extension AvatarPose {
+    /// Position lerp and rotation nlerp; a hand present on only one side snaps.
+    public static func interpolate(_ a: AvatarPose, _ b: AvatarPose, _ t: Float) -> AvatarPose {
+        func hand(_ x: HandPose?, _ y: HandPose?) -> HandPose? {
+            guard let x, let y else { return t < 0.5 ? x : y }
+            return HandPose(position: Vec3.lerp(x.position, y.position, t), rotation: Quat.nlerp(x.rotation, y.rotation, t))
+        }
+        return AvatarPose(
+            headPosition: Vec3.lerp(a.headPosition, b.headPosition, t),
+            headRotation: Quat.nlerp(a.headRotation, b.headRotation, t),
+            leftHand: hand(a.leftHand, b.leftHand), rightHand: hand(a.rightHand, b.rightHand),
+            handRaised: t < 0.5 ? a.handRaised : b.handRaised, speaking: t < 0.5 ? a.speaking : b.speaking)
+    }
+}
+
+/// Estimates the server clock from PING/PONG: offset = serverTime − (sent + rtt/2), keeping the sample
+/// with the smallest round trip among recent ones (least queueing, most accurate).
+public struct ClockSync: Sendable {
+    public private(set) var offsetMicros: Int64?
+    public private(set) var lastRoundTripMicros: UInt64?
+    private var best: (rtt: UInt64, offset: Int64, age: Int)?
+
+    public init() {}
+
+    mutating func add(sentMicros: UInt64, receivedMicros: UInt64, serverMicros: UInt64) {
+        let rtt = receivedMicros &- sentMicros
+        lastRoundTripMicros = rtt
+        let offset = Int64(bitPattern: serverMicros &- (sentMicros &+ rtt / 2))
+        if var current = best {
+            current.age += 1
+            // Prefer a tighter sample; let the best one expire after 16 newer samples so drift is followed.
+            best = (rtt <= current.rtt || current.age > 16) ? (rtt, offset, 0) : current
+        } else {
+            best = (rtt, offset, 0)
+        }
+        offsetMicros = best?.offset
+    }
+
+    /// Rough estimate from the WELCOME alone (no RTT correction) until a PONG arrives.
+    mutating func seed(serverMicros: UInt64, at localMicros: UInt64) {
+        if offsetMicros == nil { offsetMicros = Int64(bitPattern: serverMicros &- localMicros) }
+    }
+
+    public func serverTime(atLocal localMicros: UInt64) -> UInt64? {
+        offsetMicros.map { UInt64(bitPattern: Int64(bitPattern: localMicros) &+ $0) }
+    }
+}
+
+/// The client side of one session, with no I/O: it makes the bytes to send and digests the bytes received.
+/// `AtriumConnection` drives one over its own ENet host; the bot runner drives thousands over a shared one.
+public struct ClientSession: Sendable {
+    public enum Phase: Equatable, Sendable {
+        case awaitingWelcome
+        case joined
+        case ended(ReasonCode)
+    }
+
+    public private(set) var phase: Phase = .awaitingWelcome
+    public private(set) var welcome: Welcome?
+    public private(set) var codec: PoseCodec?
+    public private(set) var avatars: [UInt16: RemoteAvatar] = [:]
+    /// Newest snapshot sequence received; acknowledged in every POSE.
+    public private(set) var newestSnapshot: UInt32 = 0
+    public private(set) var inputSequence: UInt32 = 0
+    public private(set) var clock = ClockSync()
+    public private(set) var snapshotsReceived: UInt64 = 0
+    /// How far behind the estimated server clock avatars are rendered; two ticks by default.
+    public var interpolationDelayMicros: UInt64 = 66_666
+
+    public init() {}
+
+    public var avatarId: UInt16? { welcome?.clientId }
+
+    // MARK: outgoing
+
+    public func hello(worldId: String, displayName: String, role: Role) -> [UInt8] {
+        ClientMessage.hello(
+            Hello(
+                minVersion: ProtocolVersion.supported.lowerBound, maxVersion: ProtocolVersion.supported.upperBound,
+                requestedRole: role, worldId: worldId, displayName: displayName)
+        ).encode(codec: nil)
+    }
+
+    /// The next POSE, or nil before WELCOME (positions are quantized in the world's bounds).
+    public mutating func pose(_ pose: AvatarPose, clientTimeMs: UInt32) -> [UInt8]? {
+        guard let codec, phase == .joined else { return nil }
+        inputSequence = inputSequence == UInt32.max ? 1 : inputSequence + 1
+        return ClientMessage.pose(
+            PoseInput(inputSequence: inputSequence, clientTimeMs: clientTimeMs, ackSnapshot: newestSnapshot, pose: pose)
+        ).encode(codec: codec)
+    }
+
+    public func ping(nowMicros: UInt64) -> [UInt8] {
+        ClientMessage.ping(Ping(clientTimeMicros: nowMicros)).encode(codec: nil)
+    }
+
+    public func chat(_ text: String) -> [UInt8] {
+        ClientMessage.chat(ChatSend(text: text)).encode(codec: nil)
+    }
+
+    // MARK: incoming
+
+    public mutating func receive(_ payload: [UInt8], nowMicros: UInt64) -> ClientEvent {
+        let message: ServerMessage
+        do {
+            message = try ServerMessage.decode(payload, codec: codec)
+        } catch {
+            return .undecodable(error)
+        }
+        switch message {
+        case .welcome(let welcome):
+            self.welcome = welcome
+            codec = PoseCodec(bounds: welcome.bounds)
+            phase = .joined
+            interpolationDelayMicros = 2 * 1_000_000 / UInt64(max(1, welcome.tickRateHz))
+            clock.seed(serverMicros: welcome.serverTimeMicros, at: nowMicros)
+            return .welcomed(welcome)
+        case .deny(let deny):
+            phase = .ended(deny.reason)
+            return .denied(deny)
+        case .avatarJoined(let joined):
+            avatars[joined.avatarId] = RemoteAvatar(id: joined.avatarId, displayName: joined.displayName, role: joined.role)
+            return .avatarJoined(joined)
+        case .avatarLeft(let left):
+            avatars.removeValue(forKey: left.avatarId)
+            return .avatarLeft(left)
+        case .snapshot(let snapshot):
+            apply(snapshot)
+            return .snapshot(snapshot)
+        case .chat(let chat):
+            return .chat(chat)
+        case .pong(let pong):
+            clock.add(sentMicros: pong.clientTimeMicros, receivedMicros: nowMicros, serverMicros: pong.serverTimeMicros)
+            return .pong(roundTripMicros: nowMicros &- pong.clientTimeMicros)
+        case .closing(let closing):
+            phase = .ended(closing.reason)
+            return .closing(closing)
+        }
+    }
+
+    private mutating func apply(_ snapshot: Snapshot) {
+        snapshotsReceived += 1
+        if newestSnapshot == 0 || Int32(bitPattern: snapshot.sequence &- newestSnapshot) > 0 {
+            newestSnapshot = snapshot.sequence
+        }
+        for state in snapshot.avatars {
+            // Snapshots may arrive before the AVATAR_JOINED that names them (different channels).
+            var avatar = avatars[state.id] ?? RemoteAvatar(id: state.id, displayName: "", role: .visitor)
+            avatar.lastInputSequence = state.lastInputSequence
+            avatar.add(state.pose, at: snapshot.serverTimeMicros)
+            avatars[state.id] = avatar
+        }
+    }
+
+    /// Where to draw avatars now: the estimated server time minus the interpolation delay.
+    public func renderTime(atLocal localMicros: UInt64) -> UInt64? {
+        clock.serverTime(atLocal: localMicros).map { $0 &- min($0, interpolationDelayMicros) }
+    }
+
+    /// An avatar's pose for drawing at `localMicros`, interpolated between snapshots.
+    public func interpolatedPose(of id: UInt16, atLocal localMicros: UInt64) -> AvatarPose? {
+        guard let avatar = avatars[id], let time = renderTime(atLocal: localMicros) else { return avatars[id]?.latestPose }
+        return avatar.pose(at: time)
+    }
+}

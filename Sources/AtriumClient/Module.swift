@@ -1,1 +1,0 @@
-// AtriumClient: filled in by its owner; see docs/ARCHITECTURE.md.

@@ -1,0 +1,158 @@
+/// Everything an operator can set on a node. Defaults are the embedded configuration that `make run` uses
+/// when no file is given; every key is documented in docs/CONFIGURATION.md (a test keeps the two in step).
+public struct ServerConfiguration: Sendable, Equatable {
+    public var port: Int = 7777
+    public var bindAddress: String = "0.0.0.0"
+    public var worldsDirectory: String = "Worlds"
+    public var maxClients: Int = 4000
+    public var helloTimeoutMs: Int = 5000
+    public var peerTimeoutMs: Int = 10000
+    public var shutdownGraceMs: Int = 2000
+    public var logLevel: LogLevel = .info
+    public var snapshotMaxBytes: Int = 1200
+    public var maxSpeedMetresPerSecond: Double = 10
+    public var maxReachMetres: Double = 1.0
+    public var statsIntervalMs: Int = 1000
+
+    public init() {}
+
+    public enum LogLevel: String, CaseIterable, Sendable {
+        case trace, debug, info, notice, warning, error, critical
+    }
+}
+
+/// One documented configuration key: its name in each source, its type and range, and how it is applied.
+public struct ConfigurationKey: Sendable {
+    /// The key in a configuration file, e.g. `bind_address`.
+    public let name: String
+    public let type: String
+    public let defaultValue: String
+    public let range: String
+    public let summary: String
+    let apply: @Sendable (inout ServerConfiguration, String) throws(ConfigurationValueError) -> Void
+
+    /// `ATRIUM_BIND_ADDRESS`
+    public var environmentName: String { "ATRIUM_" + name.uppercased() }
+    /// `--bind-address`
+    public var flagName: String { "--" + name.replacingUnderscores(with: "-") }
+}
+
+/// Why a raw value was refused; the loader adds the key and where the value came from.
+public struct ConfigurationValueError: Error, Sendable {
+    public let message: String
+}
+
+extension String {
+    func replacingUnderscores(with replacement: Character) -> String {
+        String(map { $0 == "_" ? replacement : $0 })
+    }
+}
+
+extension ConfigurationKey {
+    static func integer(
+        _ name: String, _ keyPath: WritableKeyPath<ServerConfiguration, Int> & Sendable,
+        range: ClosedRange<Int>, summary: String
+    ) -> ConfigurationKey {
+        ConfigurationKey(
+            name: name, type: "integer", defaultValue: String(ServerConfiguration()[keyPath: keyPath]),
+            range: "\(range.lowerBound)…\(range.upperBound)", summary: summary
+        ) { config, raw throws(ConfigurationValueError) in
+            guard let value = Int(raw.trimmed) else {
+                throw ConfigurationValueError(message: "'\(raw)' is not a whole number")
+            }
+            guard range.contains(value) else {
+                throw ConfigurationValueError(
+                    message: "\(value) is out of range \(range.lowerBound)…\(range.upperBound)")
+            }
+            config[keyPath: keyPath] = value
+        }
+    }
+
+    static func number(
+        _ name: String, _ keyPath: WritableKeyPath<ServerConfiguration, Double> & Sendable,
+        range: ClosedRange<Double>, summary: String
+    ) -> ConfigurationKey {
+        ConfigurationKey(
+            name: name, type: "number", defaultValue: ServerConfiguration()[keyPath: keyPath].shortText,
+            range: "\(range.lowerBound.shortText)…\(range.upperBound.shortText)", summary: summary
+        ) { config, raw throws(ConfigurationValueError) in
+            guard let value = Double(raw.trimmed), value.isFinite else {
+                throw ConfigurationValueError(message: "'\(raw)' is not a number")
+            }
+            guard range.contains(value) else {
+                throw ConfigurationValueError(
+                    message: "\(raw.trimmed) is out of range \(range.lowerBound.shortText)…\(range.upperBound.shortText)")
+            }
+            config[keyPath: keyPath] = value
+        }
+    }
+
+    static func text(
+        _ name: String, _ keyPath: WritableKeyPath<ServerConfiguration, String> & Sendable, summary: String
+    ) -> ConfigurationKey {
+        ConfigurationKey(
+            name: name, type: "string", defaultValue: ServerConfiguration()[keyPath: keyPath],
+            range: "non-empty", summary: summary
+        ) { config, raw throws(ConfigurationValueError) in
+            let value = raw.trimmed
+            guard !value.isEmpty else { throw ConfigurationValueError(message: "must not be empty") }
+            config[keyPath: keyPath] = value
+        }
+    }
+
+    static func choice<E: RawRepresentable & CaseIterable & Sendable>(
+        _ name: String, _ keyPath: WritableKeyPath<ServerConfiguration, E> & Sendable, summary: String
+    ) -> ConfigurationKey where E.RawValue == String {
+        let allowed = E.allCases.map(\.rawValue)
+        return ConfigurationKey(
+            name: name, type: "enum", defaultValue: ServerConfiguration()[keyPath: keyPath].rawValue,
+            range: allowed.joined(separator: " | "), summary: summary
+        ) { config, raw throws(ConfigurationValueError) in
+            guard let value = E(rawValue: raw.trimmed) else {
+                throw ConfigurationValueError(
+                    message: "'\(raw)' is not one of \(allowed.joined(separator: ", "))")
+            }
+            config[keyPath: keyPath] = value
+        }
+    }
+}
+
+extension ServerConfiguration {
+    /// Every key, in the order docs/CONFIGURATION.md lists them.
+    public static let keys: [ConfigurationKey] = [
+        .integer("port", \.port, range: 0...65535, summary: "UDP port the node listens on; 0 picks a free port."),
+        .text("bind_address", \.bindAddress, summary: "Address to bind (IPv4 literal or host name)."),
+        .text("worlds_dir", \.worldsDirectory, summary: "Directory whose *.yaml world files are served, one shard each."),
+        .integer("max_clients", \.maxClients, range: 1...4095, summary: "Most simultaneous connections (ENet peers) on the node."),
+        .integer("hello_timeout_ms", \.helloTimeoutMs, range: 100...60000,
+                 summary: "A connection that has not sent HELLO by then is closed with hello_timeout."),
+        .integer("peer_timeout_ms", \.peerTimeoutMs, range: 1000...120000,
+                 summary: "A peer silent for this long is dropped (ENet timeout)."),
+        .integer("shutdown_grace_ms", \.shutdownGraceMs, range: 0...30000,
+                 summary: "On SIGINT/SIGTERM, how long to wait for clients to receive CLOSING before exiting."),
+        .choice("log_level", \.logLevel, summary: "Lowest level that is logged."),
+        .integer("snapshot_max_bytes", \.snapshotMaxBytes, range: 256...1400,
+                 summary: "Largest snapshot datagram; bigger snapshots are split into parts."),
+        .number("max_speed_mps", \.maxSpeedMetresPerSecond, range: 0.5...100,
+                summary: "Fastest accepted head movement; faster input is rubber-banded to the last good position."),
+        .number("max_reach_m", \.maxReachMetres, range: 0.3...2,
+                summary: "Farthest a tracked hand may be from the head; farther input is dropped."),
+        .integer("stats_interval_ms", \.statsIntervalMs, range: 100...60000,
+                 summary: "How often the node publishes its statistics snapshot and logs a status line."),
+    ]
+}
+
+extension String {
+    var trimmed: String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}
+
+extension Double {
+    var shortText: String {
+        self == rounded() && abs(self) < 1e15 ? String(Int(self)) : String(self)
+    }
+}

@@ -1,1 +1,0 @@
-// AtriumServer: filled in by its owner; see docs/ARCHITECTURE.md.

@@ -1,0 +1,46 @@
+/// An immutable picture of a node, published by its worker once per stats interval and read by anyone.
+public struct NodeStatistics: Sendable, Equatable {
+    public struct WorldLine: Sendable, Equatable {
+        public var worldId: String
+        public var avatars: Int
+        public var capacity: Int
+    }
+
+    public var uptimeSeconds: Double = 0
+    public var ticks: UInt64 = 0
+    /// Tick work (ingest to flush) over the last interval, in milliseconds.
+    public var tickMillisP50: Double = 0
+    public var tickMillisP99: Double = 0
+    public var tickMillisMax: Double = 0
+    /// Ticks that started more than one period late since the node started.
+    public var tickOverruns: UInt64 = 0
+    /// Process CPU (user + system) over the last interval, in cores (1.0 = one core busy).
+    public var cpuCores: Double = 0
+    public var sessions: Int = 0
+    public var worlds: [WorldLine] = []
+    public var datagramsInPerSecond: Double = 0
+    public var datagramsOutPerSecond: Double = 0
+    public var bytesInPerSecond: Double = 0
+    public var bytesOutPerSecond: Double = 0
+    public var totals = ShardCounters()
+    /// Messages that could not be decoded, and sessions closed for protocol violations.
+    public var malformedMessages: UInt64 = 0
+    public var unexpectedMessages: UInt64 = 0
+
+    public init() {}
+
+    public var avatars: Int { worlds.reduce(0) { $0 + $1.avatars } }
+}
+
+import Logging
+
+extension NodeStatistics {
+    var logMetadata: Logger.Metadata {
+        [
+            "sessions": "\(sessions)", "avatars": "\(avatars)",
+            "tick_ms_p50": "\(tickMillisP50)", "tick_ms_p99": "\(tickMillisP99)",
+            "overruns": "\(tickOverruns)", "cpu_cores": "\((cpuCores * 100).rounded() / 100)",
+            "dgram_in_s": "\(Int(datagramsInPerSecond))", "dgram_out_s": "\(Int(datagramsOutPerSecond))",
+        ]
+    }
+}

@@ -1,0 +1,344 @@
+import AtriumTransport
+import AtriumWire
+import AtriumWorld
+import Histogram
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Owns one ENet host and the shards placed on it, on one thread. Everything here runs on that thread:
+/// no lock is taken per packet. Other threads reach it only through `NodeControl`.
+final class Worker {
+    let configuration: ServerConfiguration
+    let host: TransportHost
+    let shards: [Shard]
+    let shardIndexByWorld: [String: Int]
+    let control: NodeControl
+    var logger: Logger
+    private var sessions: [PeerHandle: Session] = [:]
+    private let startMicros: UInt64
+    private var malformedMessages: UInt64 = 0
+    private var unexpectedMessages: UInt64 = 0
+    private var ticks: UInt64 = 0
+    private var overruns: UInt64 = 0
+    private var tickHistogram = Histogram<UInt64>(
+        lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    private var lastPublish: (micros: UInt64, cpu: Double, stats: HostStatistics)
+
+    init(
+        configuration: ServerConfiguration, worlds: [LoadedWorld], control: NodeControl, logger: Logger
+    ) throws(TransportError) {
+        self.configuration = configuration
+        self.control = control
+        self.logger = logger
+        host = try TransportHost(
+            bindTo: TransportAddress(host: configuration.bindAddress, port: UInt16(configuration.port)),
+            peerLimit: configuration.maxClients, channelLimit: Channel.count)
+        let limits = MovementLimits(
+            maxSpeed: Float(configuration.maxSpeedMetresPerSecond), maxReach: Float(configuration.maxReachMetres))
+        shards = worlds.map { Shard(world: $0, limits: limits, snapshotMaxBytes: configuration.snapshotMaxBytes) }
+        shardIndexByWorld = Dictionary(uniqueKeysWithValues: shards.enumerated().map { ($1.id, $0) })
+        startMicros = MonotonicClock.nowMicros()
+        lastPublish = (startMicros, processCPUSeconds(), HostStatistics())
+    }
+
+    private var now: UInt64 { MonotonicClock.nowMicros() &- startMicros }
+
+    private var outbox: Outbox {
+        let host = self.host
+        return Outbox { peer, bytes, channel in
+            host.send(bytes, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
+        }
+    }
+
+    // MARK: the loop
+
+    /// Runs ticks until a stop is requested, then closes every session and returns.
+    func run() {
+        // One tick rate per worker: the fastest world's. Each shard ticks on this cadence.
+        let tickRate = shards.map(\.world.definition.tickRate).max() ?? 30
+        let period = UInt64(1_000_000 / max(1, tickRate))
+        var deadline = MonotonicClock.nowMicros() + period
+        while !control.stopRequested {
+            serviceUntil(deadline)
+            let started = MonotonicClock.nowMicros()
+            if started > deadline + period { overruns += 1 }
+            runTick(nowMicros: started &- startMicros)
+            let finished = MonotonicClock.nowMicros()
+            _ = tickHistogram.record(max(1, finished - started))
+            // Drift-free: the next deadline follows the ideal schedule, never "now + period". After a long
+            // stall, skip the missed ticks rather than bursting to catch up.
+            deadline += period
+            if finished > deadline + 4 * period { deadline = finished + period }
+            if finished - lastPublish.micros >= UInt64(configuration.statsIntervalMs) * 1000 { publish(at: finished) }
+        }
+        shutDown()
+    }
+
+    /// Handles network events until `deadline` (monotonic µs).
+    private func serviceUntil(_ deadline: UInt64) {
+        while true {
+            let current = MonotonicClock.nowMicros()
+            guard current < deadline else { return }
+            let remaining = deadline - current
+            if remaining < 1000 {
+                // ENet waits in whole milliseconds; drain what is ready, then sleep the sub-millisecond rest.
+                while let event = host.poll() { handle(event) }
+                MonotonicClock.sleep(micros: deadline - min(deadline, MonotonicClock.nowMicros()))
+                return
+            }
+            if let event = host.service(timeoutMilliseconds: UInt32(remaining / 1000)) { handle(event) }
+        }
+    }
+
+    private func runTick(nowMicros: UInt64) {
+        ticks += 1
+        expireHellos(nowMicros: nowMicros)
+        let outbox = self.outbox
+        for shard in shards {
+            shard.tick(nowMicros: nowMicros, outbox: outbox) { peer, rejection in
+                noteRejection(peer, rejection)
+            }
+        }
+        host.flush()
+    }
+
+    private func expireHellos(nowMicros: UInt64) {
+        let limit = UInt64(configuration.helloTimeoutMs) * 1000
+        for (peer, session) in sessions where session.state == .awaitingHello {
+            if nowMicros &- session.connectedMicros > limit { close(peer, reason: .helloTimeout, detail: "no HELLO in time") }
+        }
+    }
+
+    // MARK: events
+
+    private func handle(_ event: TransportEvent) {
+        switch event {
+        case .connected(let peer, _):
+            let timeout = UInt32(configuration.peerTimeoutMs)
+            host.setTimeout(peer, limit: 32, minimumMilliseconds: timeout, maximumMilliseconds: timeout)
+            sessions[peer] = Session(peer: peer, connectedMicros: now)
+            logger.debug("connected", metadata: ["peer": "\(peer.slot)"])
+        case .disconnected(let peer, let data):
+            guard let session = sessions.removeValue(forKey: peer) else { return }
+            if case .joined(let shardIndex, let avatarId) = session.state {
+                // ENet reports a time-out as a disconnect with no data; a peer silent for a while timed out.
+                let silent = now &- session.lastHeardMicros > 2_000_000
+                let reason = ReasonCode(rawValue: UInt8(clamping: data)) ?? .none
+                shards[shardIndex].remove(avatarId, reason: reason == .none && silent ? .timeout : reason, outbox: outbox)
+                logger.info(
+                    "left", metadata: ["peer": "\(session.logName)", "world": "\(shards[shardIndex].id)"])
+            }
+        case .received(let peer, _, let payload):
+            guard var session = sessions[peer] else { return }
+            session.lastHeardMicros = now
+            sessions[peer] = session
+            receive(payload, from: session)
+        }
+    }
+
+    private func receive(_ payload: [UInt8], from session: Session) {
+        switch session.state {
+        case .closing:
+            return
+        case .awaitingHello:
+            let message: ClientMessage
+            do {
+                message = try ClientMessage.decode(payload, codec: nil)
+            } catch {
+                if case .invalidString(let field) = error, field == "displayName" {
+                    deny(session.peer, reason: .invalidName, detail: "display name must be 1–32 bytes of UTF-8 without control characters")
+                } else if case .stringTooLong(let field, _, _) = error, field == "displayName" {
+                    deny(session.peer, reason: .invalidName, detail: "display name must be 1–32 bytes of UTF-8 without control characters")
+                } else {
+                    protocolViolation(session.peer, .malformedMessage, "\(error)")
+                }
+                return
+            }
+            guard case .hello(let hello) = message else {
+                protocolViolation(session.peer, .unexpectedMessage, "first message must be HELLO")
+                return
+            }
+            join(session, hello)
+        case .joined(let shardIndex, let avatarId):
+            let shard = shards[shardIndex]
+            let message: ClientMessage
+            do {
+                message = try ClientMessage.decode(payload, codec: shard.codec)
+            } catch {
+                protocolViolation(session.peer, .malformedMessage, "\(error)")
+                return
+            }
+            switch message {
+            case .pose(let input):
+                if let rejection = shard.submit(input, from: avatarId, receivedMicros: now) {
+                    noteRejection(session.peer, rejection)
+                }
+            case .chat(let chat):
+                shard.relayChat(chat.text, from: avatarId, outbox: outbox)
+            case .ping(let ping):
+                host.send(
+                    ServerMessage.pong(Pong(clientTimeMicros: ping.clientTimeMicros, serverTimeMicros: now))
+                        .encode(codec: nil),
+                    to: session.peer, channel: Channel.state.rawValue, delivery: .unreliable)
+            case .hello:
+                protocolViolation(session.peer, .unexpectedMessage, "HELLO after joining")
+            }
+        }
+    }
+
+    private func join(_ session: Session, _ hello: Hello) {
+        let peer = session.peer
+        guard let version = ProtocolVersion.negotiate(clientMin: hello.minVersion, clientMax: hello.maxVersion) else {
+            deny(peer, reason: .versionMismatch, detail: "server speaks protocol \(ProtocolVersion.supported)")
+            return
+        }
+        guard let shardIndex = shardIndexByWorld[hello.worldId] else {
+            deny(peer, reason: .unknownWorld, detail: "no world '\(hello.worldId)' on this node")
+            return
+        }
+        let shard = shards[shardIndex]
+        guard shard.world.definition.allowedRoles.contains(hello.requestedRole) else {
+            deny(peer, reason: .roleNotAllowed, detail: "role \(hello.requestedRole.name) is not allowed in \(shard.id)")
+            return
+        }
+        guard let avatar = shard.admit(
+            peer: peer, displayName: hello.displayName, role: hello.requestedRole, version: version,
+            nowMicros: now, outbox: outbox)
+        else {
+            deny(peer, reason: .worldFull, detail: "\(shard.id) is at capacity")
+            return
+        }
+        var joined = session
+        joined.state = .joined(shard: shardIndex, avatar: avatar.id)
+        joined.displayName = hello.displayName
+        sessions[peer] = joined
+        logger.info(
+            "joined",
+            metadata: [
+                "peer": "\(session.logName)", "world": "\(shard.id)", "avatar": "\(avatar.id)",
+                "role": "\(hello.requestedRole.name)",
+            ])
+    }
+
+    // MARK: ending sessions
+
+    private func deny(_ peer: PeerHandle, reason: ReasonCode, detail: String) {
+        host.send(
+            ServerMessage.deny(
+                Deny(
+                    reason: reason, serverMinVersion: ProtocolVersion.supported.lowerBound,
+                    serverMaxVersion: ProtocolVersion.supported.upperBound, detail: detail)
+            ).encode(codec: nil), to: peer, channel: Channel.control.rawValue, delivery: .reliable)
+        endSession(peer, reason: reason)
+        logger.info("denied", metadata: ["peer": "\(peer.slot)", "reason": "\(reason.name)", "detail": "\(detail)"])
+    }
+
+    /// A message that cannot be trusted ends the session with a reason code.
+    private func protocolViolation(_ peer: PeerHandle, _ reason: ReasonCode, _ detail: String) {
+        if reason == .malformedMessage { malformedMessages += 1 } else { unexpectedMessages += 1 }
+        if var session = sessions[peer], session.shouldLog(reason.name) {
+            sessions[peer] = session
+            logger.notice(
+                "closing session: protocol violation",
+                metadata: ["peer": "\(session.logName)", "reason": "\(reason.name)", "detail": "\(detail)"])
+        }
+        close(peer, reason: reason, detail: detail)
+    }
+
+    private func close(_ peer: PeerHandle, reason: ReasonCode, detail: String) {
+        host.send(
+            ServerMessage.closing(Closing(reason: reason, detail: String(detail.utf8.prefix(WireLimits.maxDetailBytes)) ?? ""))
+                .encode(codec: nil), to: peer, channel: Channel.control.rawValue, delivery: .reliable)
+        endSession(peer, reason: reason)
+    }
+
+    /// Removes the avatar at once (others see AVATAR_LEFT) and lets ENet deliver what is queued before it
+    /// disconnects the peer.
+    private func endSession(_ peer: PeerHandle, reason: ReasonCode) {
+        guard var session = sessions[peer] else { return }
+        if case .joined(let shardIndex, let avatarId) = session.state {
+            shards[shardIndex].remove(avatarId, reason: reason, outbox: outbox)
+        }
+        session.state = .closing
+        sessions[peer] = session
+        host.disconnectLater(peer, data: UInt32(reason.rawValue))
+    }
+
+    private func noteRejection(_ peer: PeerHandle, _ rejection: InputRejection) {
+        guard var session = sessions[peer], session.shouldLog(rejection.rawValue) else { return }
+        sessions[peer] = session
+        logger.notice("input rejected", metadata: ["peer": "\(session.logName)", "reason": "\(rejection.rawValue)"])
+    }
+
+    /// Sends CLOSING(server_closing) to everyone and waits (bounded by the grace period) until ENet has
+    /// delivered it and the peers are gone.
+    private func shutDown() {
+        logger.info("closing all sessions", metadata: ["sessions": "\(sessions.count)"])
+        for peer in Array(sessions.keys) {
+            close(peer, reason: .serverClosing, detail: "server is shutting down")
+        }
+        host.flush()
+        let graceEnd = MonotonicClock.nowMicros() + UInt64(configuration.shutdownGraceMs) * 1000
+        while host.connectedPeerCount > 0 && MonotonicClock.nowMicros() < graceEnd {
+            if let event = host.service(timeoutMilliseconds: 10) {
+                if case .disconnected(let peer, _) = event { sessions.removeValue(forKey: peer) }
+            }
+        }
+        host.flush()
+        publish(at: MonotonicClock.nowMicros())
+    }
+
+    // MARK: statistics
+
+    private func publish(at micros: UInt64) {
+        let cpu = processCPUSeconds()
+        let io = host.statistics
+        let seconds = max(1e-6, Double(micros - lastPublish.micros) / 1e6)
+        var stats = NodeStatistics()
+        stats.uptimeSeconds = Double(micros - startMicros) / 1e6
+        stats.ticks = ticks
+        stats.tickMillisP50 = Double(tickHistogram.valueAtPercentile(50)) / 1000
+        stats.tickMillisP99 = Double(tickHistogram.valueAtPercentile(99)) / 1000
+        stats.tickMillisMax = Double(tickHistogram.max) / 1000
+        stats.tickOverruns = overruns
+        stats.cpuCores = (cpu - lastPublish.cpu) / seconds
+        stats.sessions = sessions.count
+        stats.worlds = shards.map {
+            NodeStatistics.WorldLine(worldId: $0.id, avatars: $0.population, capacity: $0.world.definition.capacity)
+        }
+        stats.datagramsInPerSecond = Double(io.datagramsReceived - lastPublish.stats.datagramsReceived) / seconds
+        stats.datagramsOutPerSecond = Double(io.datagramsSent - lastPublish.stats.datagramsSent) / seconds
+        stats.bytesInPerSecond = Double(io.bytesReceived - lastPublish.stats.bytesReceived) / seconds
+        stats.bytesOutPerSecond = Double(io.bytesSent - lastPublish.stats.bytesSent) / seconds
+        stats.totals = shards.reduce(into: ShardCounters()) { $0.add($1.counters) }
+        stats.malformedMessages = malformedMessages
+        stats.unexpectedMessages = unexpectedMessages
+        tickHistogram.reset()
+        lastPublish = (micros, cpu, io)
+        control.publish(stats)
+    }
+}
+
+extension ShardCounters {
+    mutating func add(_ other: ShardCounters) {
+        inputsApplied += other.inputsApplied
+        inputsStale += other.inputsStale
+        inputsRubberBanded += other.inputsRubberBanded
+        inputsOutOfReach += other.inputsOutOfReach
+        snapshotsSent += other.snapshotsSent
+        snapshotDatagrams += other.snapshotDatagrams
+        snapshotBytes += other.snapshotBytes
+        chatRelayed += other.chatRelayed
+    }
+}
+
+/// User + system CPU time of the whole process, in seconds.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF, &usage)
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}

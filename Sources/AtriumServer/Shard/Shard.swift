@@ -1,0 +1,261 @@
+import AtriumTransport
+import AtriumWire
+import AtriumWorld
+
+/// Where a shard's messages go. The worker binds it to its ENet host; tests bind it to an array.
+public struct Outbox {
+    let deliver: (PeerHandle, [UInt8], Channel) -> Void
+
+    public init(_ deliver: @escaping (PeerHandle, [UInt8], Channel) -> Void) {
+        self.deliver = deliver
+    }
+
+    func send(_ message: ServerMessage, to peer: PeerHandle) {
+        deliver(peer, message.encode(codec: nil), message.channel)
+    }
+}
+
+/// Counters a shard keeps; read by the stats publisher once per interval.
+public struct ShardCounters: Sendable, Equatable {
+    public var inputsApplied: UInt64 = 0
+    public var inputsStale: UInt64 = 0
+    public var inputsRubberBanded: UInt64 = 0
+    public var inputsOutOfReach: UInt64 = 0
+    public var snapshotsSent: UInt64 = 0
+    public var snapshotDatagrams: UInt64 = 0
+    public var snapshotBytes: UInt64 = 0
+    public var chatRelayed: UInt64 = 0
+}
+
+/// A live avatar and everything the shard tracks about the session that drives it.
+struct Avatar {
+    let id: UInt16
+    let peer: PeerHandle
+    let displayName: String
+    let role: Role
+    var pose: AvatarPose
+    var lastInputSequence: UInt32 = 0
+    /// Server time the current pose was accepted; movement limits are judged from it.
+    var poseTimeMicros: UInt64
+    /// Latest-wins inbox: the newest pose input received since the last tick.
+    var pendingInput: PoseInput?
+    var pendingReceivedMicros: UInt64 = 0
+    var view = RecipientView()
+}
+
+/// What one recipient has been sent. Interest management and delta baselines hang off this, so each recipient
+/// already has its own entity set and its own acknowledged baseline.
+struct RecipientView {
+    var lastSnapshotSequence: UInt32 = 0
+    var ackedSnapshot: UInt32 = 0
+    /// Avatars this recipient currently receives (today: everyone in the shard).
+    var relevant: [UInt16] = []
+}
+
+/// Why an input was not applied as sent; the session logs each kind once.
+public enum InputRejection: String, Sendable {
+    case stale = "stale input sequence"
+    case tooFast = "moved faster than the speed limit (rubber-banded)"
+    case teleport = "teleported (rubber-banded)"
+    case outOfReach = "hand beyond arm's reach"
+    case nonFinite = "non-finite position"
+    case outOfBounds = "outside the world bounds"
+}
+
+/// One running instance of a world: the authoritative avatars and the per-tick pipeline
+/// (ingest → rules → relevance → encode → send). Owned by one worker thread; not thread-safe by design.
+final class Shard {
+    let world: LoadedWorld
+    let codec: PoseCodec
+    let validator: MovementValidator
+    let maxReach: Float
+    let snapshotMaxBytes: Int
+    private(set) var avatars: [UInt16: Avatar] = [:]
+    /// Join order; snapshots list avatars in this order so parts are stable.
+    private(set) var order: [UInt16] = []
+    private var nextId: UInt16 = 1
+    private var spawnCursor = 0
+    private var sequence: UInt32 = 0
+    var counters = ShardCounters()
+
+    init(world: LoadedWorld, limits: MovementLimits, snapshotMaxBytes: Int) {
+        self.world = world
+        self.codec = PoseCodec(bounds: world.definition.bounds)
+        self.validator = MovementValidator(bounds: world.definition.bounds, limits: limits)
+        self.maxReach = limits.maxReach
+        self.snapshotMaxBytes = snapshotMaxBytes
+    }
+
+    var id: String { world.definition.id }
+    var population: Int { avatars.count }
+    var isFull: Bool { avatars.count >= world.definition.capacity }
+
+    // MARK: join and leave
+
+    /// Admits a joiner: allocates an avatar at the next spawn point, sends WELCOME and the current roster to it,
+    /// and AVATAR_JOINED to everyone else.
+    func admit(
+        peer: PeerHandle, displayName: String, role: Role, version: UInt16, nowMicros: UInt64, outbox: Outbox
+    ) -> Avatar? {
+        guard !isFull, let id = allocateId() else { return nil }
+        let definition = world.definition
+        let spawn = definition.spawnPoints[spawnCursor % definition.spawnPoints.count]
+        spawnCursor += 1
+        let pose = codec.roundTrip(
+            AvatarPose(
+                headPosition: spawn.position + Vec3(0, 1.6, 0), headRotation: Quat.yaw(spawn.yaw),
+                leftHand: nil, rightHand: nil))
+        let avatar = Avatar(
+            id: id, peer: peer, displayName: displayName, role: role, pose: pose, poseTimeMicros: nowMicros)
+
+        outbox.send(
+            .welcome(
+                Welcome(
+                    version: version, clientId: id, role: role, tickRateHz: UInt16(definition.tickRate),
+                    serverTimeMicros: nowMicros, worldId: definition.id, worldContentHash: world.contentHash,
+                    bounds: definition.bounds, capacity: UInt16(clamping: definition.capacity))),
+            to: peer)
+        for otherId in order {
+            guard let other = avatars[otherId] else { continue }
+            outbox.send(
+                .avatarJoined(AvatarJoined(avatarId: other.id, role: other.role, displayName: other.displayName)),
+                to: peer)
+            outbox.send(
+                .avatarJoined(AvatarJoined(avatarId: id, role: role, displayName: displayName)), to: other.peer)
+        }
+        // The joiner learns about itself too, so every avatar it will see in snapshots has a name.
+        outbox.send(.avatarJoined(AvatarJoined(avatarId: id, role: role, displayName: displayName)), to: peer)
+        avatars[id] = avatar
+        order.append(id)
+        return avatar
+    }
+
+    func remove(_ id: UInt16, reason: ReasonCode, outbox: Outbox) {
+        guard avatars.removeValue(forKey: id) != nil else { return }
+        order.removeAll { $0 == id }
+        for otherId in order {
+            guard let other = avatars[otherId] else { continue }
+            outbox.send(.avatarLeft(AvatarLeft(avatarId: id, reason: reason)), to: other.peer)
+        }
+    }
+
+    private func allocateId() -> UInt16? {
+        // Ids are reused only after wrapping, so a late packet naming a departed avatar rarely aliases a new one.
+        for _ in 0..<Int(UInt16.max) {
+            let candidate = nextId
+            nextId = nextId == UInt16.max ? 1 : nextId + 1
+            if avatars[candidate] == nil { return candidate }
+        }
+        return nil
+    }
+
+    // MARK: input
+
+    /// Stores the newest input for the next tick (latest wins). Returns a rejection for inputs that are
+    /// older than one already seen.
+    func submit(_ input: PoseInput, from id: UInt16, receivedMicros: UInt64) -> InputRejection? {
+        guard var avatar = avatars[id] else { return nil }
+        let newest = avatar.pendingInput?.inputSequence ?? avatar.lastInputSequence
+        // Sequence comparison tolerates wrap-around (serial number arithmetic).
+        if avatar.lastInputSequence != 0 || avatar.pendingInput != nil {
+            guard Int32(bitPattern: input.inputSequence &- newest) > 0 else {
+                counters.inputsStale += 1
+                return .stale
+            }
+        }
+        avatar.pendingInput = input
+        avatar.pendingReceivedMicros = receivedMicros
+        if input.ackSnapshot != 0,
+            Int32(bitPattern: input.ackSnapshot &- avatar.view.ackedSnapshot) > 0,
+            Int32(bitPattern: avatar.view.lastSnapshotSequence &- input.ackSnapshot) >= 0
+        {
+            avatar.view.ackedSnapshot = input.ackSnapshot
+        }
+        avatars[id] = avatar
+        return nil
+    }
+
+    // MARK: tick
+
+    /// Runs one tick. `rejected` is told about each input that was not applied as sent.
+    func tick(nowMicros: UInt64, outbox: Outbox, rejected: (PeerHandle, InputRejection) -> Void) {
+        ingest(rejected: rejected)
+        sendSnapshots(nowMicros: nowMicros, outbox: outbox)
+    }
+
+    private func ingest(rejected: (PeerHandle, InputRejection) -> Void) {
+        for id in order {
+            guard var avatar = avatars[id], let input = avatar.pendingInput else { continue }
+            avatar.pendingInput = nil
+            avatar.lastInputSequence = input.inputSequence
+            if let verdict = validate(input.pose, for: avatar, at: avatar.pendingReceivedMicros) {
+                rejected(avatar.peer, verdict)
+            } else {
+                avatar.pose = input.pose
+                avatar.poseTimeMicros = avatar.pendingReceivedMicros
+                counters.inputsApplied += 1
+            }
+            avatars[id] = avatar
+        }
+    }
+
+    /// nil when the pose is acceptable.
+    private func validate(_ pose: AvatarPose, for avatar: Avatar, at time: UInt64) -> InputRejection? {
+        switch validator.check(
+            previous: avatar.pose.headPosition, previousTimeMicros: avatar.poseTimeMicros,
+            proposed: pose.headPosition, timeMicros: time)
+        {
+        case .accepted: break
+        case .rejectedNonFinite: return .nonFinite
+        case .rejectedOutOfBounds: return .outOfBounds
+        case .rubberBand(let violation):
+            counters.inputsRubberBanded += 1
+            return violation == .teleport ? .teleport : .tooFast
+        }
+        for hand in [pose.leftHand, pose.rightHand] {
+            if let hand, !validator.handWithinReach(head: pose.headPosition, hand: hand.position) {
+                counters.inputsOutOfReach += 1
+                return .outOfReach
+            }
+        }
+        return nil
+    }
+
+    private func sendSnapshots(nowMicros: UInt64, outbox: Outbox) {
+        guard !order.isEmpty else { return }
+        sequence = sequence == UInt32.max ? 1 : sequence + 1
+        // One state list per tick; relevance selects from it per recipient.
+        let states = order.compactMap { id in
+            avatars[id].map { AvatarState(id: $0.id, lastInputSequence: $0.lastInputSequence, pose: $0.pose) }
+        }
+        // Every recipient's relevant set is the whole shard until interest management narrows it, so the
+        // encoding is shared; the per-recipient view still records what each one was sent.
+        let parts = SnapshotPacker.pack(
+            sequence: sequence, serverTimeMicros: nowMicros, avatars: states, codec: codec,
+            maxBytes: snapshotMaxBytes)
+        for id in order {
+            guard var avatar = avatars[id] else { continue }
+            avatar.view.relevant = order
+            for part in parts {
+                outbox.deliver(avatar.peer, part, .state)
+                counters.snapshotBytes += UInt64(part.count)
+            }
+            counters.snapshotDatagrams += UInt64(parts.count)
+            counters.snapshotsSent += 1
+            avatar.view.lastSnapshotSequence = sequence
+            avatars[id] = avatar
+        }
+    }
+
+    // MARK: chat
+
+    func relayChat(_ text: String, from id: UInt16, outbox: Outbox) {
+        let message = ServerMessage.chat(ChatRelay(fromAvatarId: id, text: text))
+        let bytes = message.encode(codec: nil)
+        for otherId in order {
+            guard let other = avatars[otherId] else { continue }
+            outbox.deliver(other.peer, bytes, message.channel)
+        }
+        counters.chatRelayed += 1
+    }
+}

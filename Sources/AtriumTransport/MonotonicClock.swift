@@ -1,0 +1,25 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The clock packets are stamped with: CLOCK_MONOTONIC in microseconds. Every process on one host reads
+/// the same clock, which is what lets bots measure end-to-end latency across sender and receiver.
+public enum MonotonicClock {
+    public static func nowMicros() -> UInt64 {
+        var ts = timespec()
+        // clock_gettime with a valid clock id and a stack timespec cannot fail.
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000 &+ UInt64(ts.tv_nsec / 1000)
+    }
+
+    /// Sleeps the calling thread for `micros` (used to wait out the sub-millisecond rest of a tick,
+    /// which ENet's millisecond service timeout cannot express).
+    public static func sleep(micros: UInt64) {
+        guard micros > 0 else { return }
+        var req = timespec(tv_sec: Int(micros / 1_000_000), tv_nsec: Int((micros % 1_000_000) * 1000))
+        var rem = timespec()
+        while nanosleep(&req, &rem) == -1 && errno == EINTR { req = rem }
+    }
+}
