@@ -184,10 +184,13 @@ struct DQuat {
 
 /// Smallest-three quaternion compression: the index of the largest component (u2), then the other three
 /// components, each in b bits.
+///
+/// A component c ∈ [−1/√2, 1/√2] is stored as q = clamp(round(c × √2 × H), −H, H) + H with H = 2^(b−1) − 1,
+/// so q ∈ 0...2^b − 2 and c = 0 is exact (q = H): the identity and axis-aligned half turns survive
+/// unchanged. Decoded c = (q − H) / H / √2.
 public enum SmallestThree {
-    /// √2 and √2 / 2 as binary64 (the exact constants of the format).
+    /// √2 as binary64 (the exact constant of the format).
     static let s: Double = 1.4142135623730951
-    static let h: Double = 0.7071067811865476
 
     /// Bits written for b bits per component.
     public static func bitCount(bits: Int) -> Int { 2 + 3 * bits }
@@ -206,10 +209,10 @@ public enum SmallestThree {
         if abs(q.z) > best { largest = 2; best = abs(q.z) }
         if abs(q.w) > best { largest = 3; best = abs(q.w) }
         let sign: Double = q[largest] < 0 ? -1 : 1
-        let m = Int64((1 << bits) - 1)
-        let md = Double(m)
+        let h = Int64((1 << (bits - 1)) - 1)
+        let hd = Double(h)
         func comp(_ c: Double) -> UInt32 {
-            UInt32(quantizeClamped((c * sign + h) / s * md, 0, m))
+            UInt32(quantizeClamped(c * sign * s * hd, -h, h) + h)
         }
         switch largest {
         case 0: return Packed(index: 0, a: comp(q.y), b: comp(q.z), c: comp(q.w))
@@ -219,12 +222,13 @@ public enum SmallestThree {
         }
     }
 
-    /// The unit quaternion a receiver rebuilds (binary64, normalised).
+    /// The unit quaternion a receiver rebuilds (binary64, normalised). Any bit pattern is accepted
+    /// (q = 2^b − 1 gives a component slightly above 1/√2; normalisation absorbs it).
     static func unpack(_ p: Packed, bits: Int) -> DQuat {
-        let md = Double((1 << bits) - 1)
-        let a = Double(p.a) / md * s - h
-        let b = Double(p.b) / md * s - h
-        let c = Double(p.c) / md * s - h
+        let hd = Double((1 << (bits - 1)) - 1)
+        // bits == 1 means H = 0: every component decodes as 0.
+        func comp(_ q: UInt32) -> Double { hd == 0 ? 0 : (Double(q) - hd) / hd / s }
+        let a = comp(p.a), b = comp(p.b), c = comp(p.c)
         let d = Swift.max(0, 1 - (a * a + b * b + c * c)).squareRoot()
         let q: DQuat
         switch p.index {
@@ -233,7 +237,7 @@ public enum SmallestThree {
         case 2: q = DQuat(x: a, y: b, z: d, w: c)
         default: q = DQuat(x: a, y: b, z: c, w: d)
         }
-        // Never zero: |a| = |q/M·√2 − √2/2| > 0 for odd M, so the length is positive.
+        // Never zero: if a² + b² + c² < 1 then d > 0, else the three are not all zero.
         return q.normalized
     }
 
@@ -253,15 +257,15 @@ public enum SmallestThree {
     }
 
     /// Encodes `q` (normalised first; a zero or non-finite quaternion encodes as identity) with `bits`
-    /// bits per component (1...31).
+    /// bits per component (2...31).
     public static func encode(_ q: Quat, bits: Int, into w: inout BitWriter) {
-        precondition(bits >= 1 && bits <= 31, "SmallestThree: bits must be 1...31")
+        precondition(bits >= 2 && bits <= 31, "SmallestThree: bits must be 2...31")
         write(pack(DQuat(q), bits: bits), bits: bits, into: &w)
     }
 
     /// Decodes a rotation written by `encode`. Any bit pattern decodes to a unit quaternion.
     public static func decode(bits: Int, from r: inout BitReader) throws(WireError) -> Quat {
-        precondition(bits >= 1 && bits <= 31, "SmallestThree: bits must be 1...31")
+        precondition(bits >= 2 && bits <= 31, "SmallestThree: bits must be 2...31")
         return unpack(try read(bits: bits, from: &r), bits: bits).float
     }
 }
