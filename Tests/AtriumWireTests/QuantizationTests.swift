@@ -230,6 +230,33 @@ private func isUnit(_ q: Quat) -> Bool { abs(q.lengthSquared - 1) < 1e-5 }
         #expect(worstHandAngle < maxAngleError(bits: 9) + 1e-4, "hand angle \(worstHandAngle / degree)°")
     }
 
+    @Test func roundTripIsNearlyIdempotent() {
+        var rng = SeededRNG(seed: 8)
+        var changed = 0
+        let n = 5000
+        for _ in 0..<n {
+            let once = codec.roundTrip(rng.pose(in: codec.bounds))
+            let twice = codec.roundTrip(once)
+            #expect(twice.headPosition == once.headPosition)
+            #expect(twice.leftHand?.position == once.leftHand?.position && twice.rightHand?.position == once.rightHand?.position)
+            #expect(Quat.angle(twice.headRotation, once.headRotation) < maxAngleError(bits: 10))
+            for (a, b) in [(once.leftHand, twice.leftHand), (once.rightHand, twice.rightHand)] {
+                if let a, let b { #expect(Quat.angle(a.rotation, b.rotation) < maxAngleError(bits: 9) + 1e-4) }
+            }
+            if twice != once { changed += 1 }
+        }
+        // Only rotations whose two largest components nearly tie re-encode differently.
+        #expect(changed * 100 < n, "\(changed) of \(n) changed")
+    }
+
+    @Test func quarterTurnsAboutAxesAreExactToF32() throws {
+        let h: Float = 0.70710677
+        for q in [Quat(x: h, y: 0, z: 0, w: h), Quat(x: 0, y: h, z: 0, w: -h), Quat(x: 0, y: 0, z: h, w: h), Quat(x: h, y: h, z: 0, w: 0)] {
+            let pose = codec.roundTrip(AvatarPose(headPosition: .zero, headRotation: q))
+            #expect(Quat.angle(pose.headRotation, q) < 1e-3, "\(q) → \(pose.headRotation)")
+        }
+    }
+
     @Test func handsBeyondReachClamp() {
         let head = Vec3(0, 1.6, 0)
         let pose = AvatarPose(
