@@ -11,7 +11,7 @@ public enum SnapshotPacker {
         sequence: UInt32, serverTimeMicros: UInt64, avatars: [AvatarState], codec: PoseCodec,
         maxBytes: Int = WireLimits.snapshotDatagramBytes
     ) -> [[UInt8]] {
-        let budget = maxBytes * 8
+        let budget = Swift.min(maxBytes, 1 << 40) * 8
         precondition(
             budget >= Snapshot.headerBits + Snapshot.avatarHeaderBits + codec.maxBitCount,
             "SnapshotPacker.pack: maxBytes \(maxBytes) cannot hold one avatar")
@@ -46,7 +46,7 @@ public enum SnapshotPacker {
     /// Avatars that `pack` is guaranteed to fit, whatever their poses (every avatar with both hands).
     public static func capacity(codec: PoseCodec, maxBytes: Int = WireLimits.snapshotDatagramBytes) -> Int {
         let perAvatar = Snapshot.avatarHeaderBits + codec.maxBitCount
-        let perPart = Swift.max(0, (maxBytes * 8 - Snapshot.headerBits) / perAvatar)
+        let perPart = Swift.max(0, (Swift.min(maxBytes, 1 << 40) * 8 - Snapshot.headerBits) / perAvatar)
         return Swift.min(perPart, Int(UInt16.max)) * WireLimits.maxSnapshotParts
     }
 
