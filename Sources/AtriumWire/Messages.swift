@@ -1,0 +1,542 @@
+// Every message of protocol v1. Layouts (all fields in stream order; see docs/PROTOCOL.md):
+//
+// client → server
+//   0x01 HELLO   ch0  u16 minVersion, u16 maxVersion, u8 requestedRole, string8 worldId, string8 displayName
+//   0x02 POSE    ch1  u32 inputSequence, u32 clientTimeMs, u32 ackSnapshot, PoseBits
+//   0x03 CHAT    ch0  string16 text
+//   0x04 PING    ch1  u64 clientTimeMicros
+// server → client
+//   0x81 WELCOME ch0  u16 version, u16 clientId, u8 role, u16 tickRateHz, u64 serverTimeMicros,
+//                     string8 worldId, 32 bytes worldContentHash, 6 × f32 bounds (min xyz, max xyz), u16 capacity
+//   0x82 DENY    ch0  u8 reason, u16 serverMinVersion, u16 serverMaxVersion, string8 detail
+//   0x83 SNAPSHOT ch1 u32 sequence, u64 serverTimeMicros, u32 baseline, u8 partIndex, u8 partCount,
+//                     u16 avatarCount, avatarCount × (u16 avatarId, u32 lastInputSequence, PoseBits)
+//   0x84 AVATAR_JOINED ch0  u16 avatarId, u8 role, string8 displayName
+//   0x85 AVATAR_LEFT   ch0  u16 avatarId, u8 reason
+//   0x86 CHAT_RELAY    ch0  u16 fromAvatarId, string16 text
+//   0x87 PONG    ch1  u64 clientTimeMicros, u64 serverTimeMicros
+//   0x88 CLOSING ch0  u8 reason, string8 detail
+//
+// Encoders cut strings that are longer than their field's limit at a scalar boundary, and otherwise write
+// what they are given; validate user input with `WireLimits.isValid…` first. Decoders check everything.
+
+/// Client → server, first message: the versions the client speaks, the world and the name it wants.
+public struct Hello: Equatable, Sendable {
+    public var minVersion: UInt16
+    public var maxVersion: UInt16
+    public var requestedRole: Role
+    /// 1...64 bytes of [a-z0-9-].
+    public var worldId: String
+    /// 1...32 bytes of UTF-8, no control characters.
+    public var displayName: String
+
+    public init(minVersion: UInt16, maxVersion: UInt16, requestedRole: Role, worldId: String, displayName: String) {
+        self.minVersion = minVersion
+        self.maxVersion = maxVersion
+        self.requestedRole = requestedRole
+        self.worldId = worldId
+        self.displayName = displayName
+    }
+
+    /// Reads only the version range of a HELLO (type byte and the two u16 that follow), which keeps that
+    /// layout in every protocol version. A server checks it before decoding the rest, so that a client
+    /// of a newer version gets DENY(version_mismatch) rather than CLOSING(malformed_message).
+    public static func peekVersionRange(_ bytes: [UInt8]) -> (min: UInt16, max: UInt16)? {
+        guard bytes.count >= 5, bytes[0] == MessageType.hello.rawValue else { return nil }
+        return (UInt16(bytes[1]) | UInt16(bytes[2]) << 8, UInt16(bytes[3]) | UInt16(bytes[4]) << 8)
+    }
+}
+
+/// Client → server, at the client's rate: its newest pose.
+public struct PoseInput: Equatable, Sendable {
+    /// Increases by one per POSE sent.
+    public var inputSequence: UInt32
+    /// The client's monotonic clock in milliseconds (wraps).
+    public var clientTimeMs: UInt32
+    /// Newest snapshot sequence received; 0 = none yet.
+    public var ackSnapshot: UInt32
+    public var pose: AvatarPose
+
+    public init(inputSequence: UInt32, clientTimeMs: UInt32, ackSnapshot: UInt32, pose: AvatarPose) {
+        self.inputSequence = inputSequence
+        self.clientTimeMs = clientTimeMs
+        self.ackSnapshot = ackSnapshot
+        self.pose = pose
+    }
+}
+
+/// Client → server: a chat line (1...500 bytes of UTF-8).
+public struct ChatSend: Equatable, Sendable {
+    public var text: String
+    public init(text: String) { self.text = text }
+}
+
+/// Client → server: clock probe, answered by PONG.
+public struct Ping: Equatable, Sendable {
+    public var clientTimeMicros: UInt64
+    public init(clientTimeMicros: UInt64) { self.clientTimeMicros = clientTimeMicros }
+}
+
+/// Server → client: the join succeeded.
+public struct Welcome: Equatable, Sendable {
+    /// The negotiated protocol version.
+    public var version: UInt16
+    /// The joiner's own avatar id; never 0.
+    public var clientId: UInt16
+    public var role: Role
+    public var tickRateHz: UInt16
+    /// The server's monotonic clock, microseconds (arbitrary epoch).
+    public var serverTimeMicros: UInt64
+    public var worldId: String
+    /// SHA-256 of the world file: exactly 32 bytes.
+    public var worldContentHash: [UInt8]
+    /// The bounds every pose of this world is quantized in; build a `PoseCodec` from them.
+    public var bounds: WorldBounds
+    public var capacity: UInt16
+
+    public init(
+        version: UInt16, clientId: UInt16, role: Role, tickRateHz: UInt16, serverTimeMicros: UInt64, worldId: String,
+        worldContentHash: [UInt8], bounds: WorldBounds, capacity: UInt16
+    ) {
+        self.version = version
+        self.clientId = clientId
+        self.role = role
+        self.tickRateHz = tickRateHz
+        self.serverTimeMicros = serverTimeMicros
+        self.worldId = worldId
+        self.worldContentHash = worldContentHash
+        self.bounds = bounds
+        self.capacity = capacity
+    }
+
+    public static let contentHashBytes = 32
+}
+
+/// Server → client: the join was refused; the server disconnects after sending it.
+public struct Deny: Equatable, Sendable {
+    public var reason: ReasonCode
+    public var serverMinVersion: UInt16
+    public var serverMaxVersion: UInt16
+    /// 0...200 bytes of UTF-8, for humans.
+    public var detail: String
+
+    public init(reason: ReasonCode, serverMinVersion: UInt16, serverMaxVersion: UInt16, detail: String) {
+        self.reason = reason
+        self.serverMinVersion = serverMinVersion
+        self.serverMaxVersion = serverMaxVersion
+        self.detail = detail
+    }
+}
+
+/// One avatar inside a SNAPSHOT.
+public struct AvatarState: Equatable, Sendable {
+    public var id: UInt16
+    /// The newest POSE inputSequence applied for this avatar.
+    public var lastInputSequence: UInt32
+    public var pose: AvatarPose
+
+    public init(id: UInt16, lastInputSequence: UInt32, pose: AvatarPose) {
+        self.id = id
+        self.lastInputSequence = lastInputSequence
+        self.pose = pose
+    }
+}
+
+/// Server → client, every tick: full state of the avatars in this part.
+public struct Snapshot: Equatable, Sendable {
+    /// Starts at 1; all parts of one tick share it.
+    public var sequence: UInt32
+    public var serverTimeMicros: UInt64
+    /// 0 = full state. Other values are reserved for delta snapshots and rejected by v1 decoders.
+    public var baseline: UInt32
+    /// 0..<partCount.
+    public var partIndex: UInt8
+    /// 1...255.
+    public var partCount: UInt8
+    public var avatars: [AvatarState]
+
+    public init(
+        sequence: UInt32, serverTimeMicros: UInt64, baseline: UInt32 = 0, partIndex: UInt8 = 0, partCount: UInt8 = 1,
+        avatars: [AvatarState]
+    ) {
+        self.sequence = sequence
+        self.serverTimeMicros = serverTimeMicros
+        self.baseline = baseline
+        self.partIndex = partIndex
+        self.partCount = partCount
+        self.avatars = avatars
+    }
+
+    /// Bits before the first AvatarState: type, sequence, time, baseline, part index/count, avatarCount.
+    public static let headerBits = 8 + 32 + 64 + 32 + 8 + 8 + 16
+    /// Bits of an AvatarState before its PoseBits.
+    public static let avatarHeaderBits = 16 + 32
+}
+
+/// Server → client: an avatar is present (sent for every avatar already there after WELCOME, then for
+/// each newcomer).
+public struct AvatarJoined: Equatable, Sendable {
+    public var avatarId: UInt16
+    public var role: Role
+    public var displayName: String
+
+    public init(avatarId: UInt16, role: Role, displayName: String) {
+        self.avatarId = avatarId
+        self.role = role
+        self.displayName = displayName
+    }
+}
+
+/// Server → client: an avatar is gone.
+public struct AvatarLeft: Equatable, Sendable {
+    public var avatarId: UInt16
+    public var reason: ReasonCode
+
+    public init(avatarId: UInt16, reason: ReasonCode) {
+        self.avatarId = avatarId
+        self.reason = reason
+    }
+}
+
+/// Server → client: a chat line from an avatar.
+public struct ChatRelay: Equatable, Sendable {
+    public var fromAvatarId: UInt16
+    public var text: String
+
+    public init(fromAvatarId: UInt16, text: String) {
+        self.fromAvatarId = fromAvatarId
+        self.text = text
+    }
+}
+
+/// Server → client: answer to PING.
+public struct Pong: Equatable, Sendable {
+    /// Echoed from PING.
+    public var clientTimeMicros: UInt64
+    /// The server's clock when it answered.
+    public var serverTimeMicros: UInt64
+
+    public init(clientTimeMicros: UInt64, serverTimeMicros: UInt64) {
+        self.clientTimeMicros = clientTimeMicros
+        self.serverTimeMicros = serverTimeMicros
+    }
+}
+
+/// Server → client: sent reliably just before the server disconnects the peer.
+public struct Closing: Equatable, Sendable {
+    public var reason: ReasonCode
+    public var detail: String
+
+    public init(reason: ReasonCode, detail: String) {
+        self.reason = reason
+        self.detail = detail
+    }
+}
+
+// MARK: - Field helpers
+
+extension BitReader {
+    mutating func readRole(field: String) throws(WireError) -> Role {
+        let v = try readU8()
+        guard let role = Role(rawValue: v) else { throw .invalidField(field: field, value: UInt64(v)) }
+        return role
+    }
+
+    mutating func readReason() throws(WireError) -> ReasonCode {
+        let v = try readU8()
+        guard let reason = ReasonCode(rawValue: v) else { throw .invalidField(field: "reason", value: UInt64(v)) }
+        return reason
+    }
+
+    mutating func readWorldId() throws(WireError) -> String {
+        let raw = try readString8Bytes(field: "worldId", limit: WireLimits.maxWorldIdBytes)
+        // [a-z0-9-] is ASCII, hence valid UTF-8.
+        guard WireLimits.isValidWorldId(utf8: raw) else { throw .invalidString(field: "worldId") }
+        return String(decoding: raw, as: UTF8.self)
+    }
+
+    mutating func readDisplayName() throws(WireError) -> String {
+        let s = try readString8(field: "displayName", limit: WireLimits.maxDisplayNameBytes)
+        guard !s.isEmpty, !s.unicodeScalars.contains(where: WireLimits.isControl) else {
+            throw .invalidString(field: "displayName")
+        }
+        return s
+    }
+
+    mutating func readChatText() throws(WireError) -> String {
+        let s = try readString16(field: "text", limit: WireLimits.maxChatBytes)
+        guard !s.isEmpty else { throw .invalidString(field: "text") }
+        return s
+    }
+
+    mutating func readDetail() throws(WireError) -> String {
+        try readString8(field: "detail", limit: WireLimits.maxDetailBytes)
+    }
+
+    mutating func readBounds() throws(WireError) -> WorldBounds {
+        let b = WorldBounds(
+            min: Vec3(try readF32(), try readF32(), try readF32()),
+            max: Vec3(try readF32(), try readF32(), try readF32()))
+        for (lo, hi, axis) in [(b.min.x, b.max.x, "x"), (b.min.y, b.max.y, "y"), (b.min.z, b.max.z, "z")] {
+            if !lo.isFinite { throw .invalidField(field: "bounds.min.\(axis)", value: UInt64(lo.bitPattern)) }
+            if !hi.isFinite { throw .invalidField(field: "bounds.max.\(axis)", value: UInt64(hi.bitPattern)) }
+            if WorldBounds.axisExtent(lo, hi) == nil {
+                throw .invalidField(field: "bounds.max.\(axis)", value: UInt64(hi.bitPattern))
+            }
+        }
+        return b
+    }
+}
+
+extension BitWriter {
+    mutating func writeBounds(_ b: WorldBounds) {
+        writeF32(b.min.x); writeF32(b.min.y); writeF32(b.min.z)
+        writeF32(b.max.x); writeF32(b.max.y); writeF32(b.max.z)
+    }
+}
+
+// MARK: - Client messages
+
+/// Everything a client sends.
+public enum ClientMessage: Equatable, Sendable {
+    case hello(Hello)
+    case pose(PoseInput)
+    case chat(ChatSend)
+    case ping(Ping)
+
+    public var type: MessageType {
+        switch self {
+        case .hello: .hello
+        case .pose: .pose
+        case .chat: .chat
+        case .ping: .ping
+        }
+    }
+
+    public var channel: Channel {
+        switch self {
+        case .hello, .chat: .control
+        case .pose, .ping: .state
+        }
+    }
+
+    /// Reliable messages go on the control channel; the others are unreliable (sequenced).
+    public var isReliable: Bool { channel == .control }
+
+    /// One ENet packet. `codec` is required for `.pose` (precondition).
+    public func encode(codec: PoseCodec?) -> [UInt8] {
+        var w: BitWriter
+        switch self {
+        case .hello(let m):
+            w = BitWriter(capacity: 8 + WireLimits.maxWorldIdBytes + WireLimits.maxDisplayNameBytes)
+            w.writeU8(MessageType.hello.rawValue)
+            w.writeU16(m.minVersion)
+            w.writeU16(m.maxVersion)
+            w.writeU8(m.requestedRole.rawValue)
+            w.writeString8(m.worldId, limit: WireLimits.maxWorldIdBytes)
+            w.writeString8(m.displayName, limit: WireLimits.maxDisplayNameBytes)
+        case .pose(let m):
+            guard let codec else { preconditionFailure("ClientMessage.encode: a POSE needs the world's PoseCodec") }
+            w = BitWriter(capacity: 13 + (codec.maxBitCount + 7) / 8 + 8)
+            w.writeU8(MessageType.pose.rawValue)
+            w.writeU32(m.inputSequence)
+            w.writeU32(m.clientTimeMs)
+            w.writeU32(m.ackSnapshot)
+            codec.encode(m.pose, into: &w)
+        case .chat(let m):
+            w = BitWriter(capacity: 3 + WireLimits.maxChatBytes)
+            w.writeU8(MessageType.chat.rawValue)
+            w.writeString16(m.text, limit: WireLimits.maxChatBytes)
+        case .ping(let m):
+            w = BitWriter(capacity: 16)
+            w.writeU8(MessageType.ping.rawValue)
+            w.writeU64(m.clientTimeMicros)
+        }
+        return w.finish()
+    }
+
+    /// Decodes one ENet packet. `codec` is needed for POSE (`missingWorldContext` without it).
+    public static func decode(_ bytes: [UInt8], codec: PoseCodec?) throws(WireError) -> ClientMessage {
+        var r = BitReader(bytes)
+        let t = try r.readU8()
+        let message: ClientMessage
+        switch MessageType(rawValue: t) {
+        case .hello:
+            let minVersion = try r.readU16()
+            let maxVersion = try r.readU16()
+            let role = try r.readRole(field: "requestedRole")
+            let worldId = try r.readWorldId()
+            let name = try r.readDisplayName()
+            message = .hello(Hello(minVersion: minVersion, maxVersion: maxVersion, requestedRole: role, worldId: worldId, displayName: name))
+        case .pose:
+            guard let codec else { throw .missingWorldContext }
+            let sequence = try r.readU32()
+            let time = try r.readU32()
+            let ack = try r.readU32()
+            let pose = try codec.decode(from: &r)
+            message = .pose(PoseInput(inputSequence: sequence, clientTimeMs: time, ackSnapshot: ack, pose: pose))
+        case .chat:
+            message = .chat(ChatSend(text: try r.readChatText()))
+        case .ping:
+            message = .ping(Ping(clientTimeMicros: try r.readU64()))
+        default:
+            throw .unknownMessageType(t)
+        }
+        try r.finish()
+        return message
+    }
+}
+
+// MARK: - Server messages
+
+/// Everything a server sends.
+public enum ServerMessage: Equatable, Sendable {
+    case welcome(Welcome)
+    case deny(Deny)
+    case snapshot(Snapshot)
+    case avatarJoined(AvatarJoined)
+    case avatarLeft(AvatarLeft)
+    case chat(ChatRelay)
+    case pong(Pong)
+    case closing(Closing)
+
+    public var type: MessageType {
+        switch self {
+        case .welcome: .welcome
+        case .deny: .deny
+        case .snapshot: .snapshot
+        case .avatarJoined: .avatarJoined
+        case .avatarLeft: .avatarLeft
+        case .chat: .chatRelay
+        case .pong: .pong
+        case .closing: .closing
+        }
+    }
+
+    public var channel: Channel {
+        switch self {
+        case .snapshot, .pong: .state
+        default: .control
+        }
+    }
+
+    /// Reliable messages go on the control channel; the others are unreliable (sequenced).
+    public var isReliable: Bool { channel == .control }
+
+    /// One ENet packet. `codec` is required for `.snapshot` (precondition). `worldContentHash` must be
+    /// 32 bytes (precondition); a SNAPSHOT holds at most 65535 avatars (precondition).
+    public func encode(codec: PoseCodec?) -> [UInt8] {
+        var w: BitWriter
+        switch self {
+        case .welcome(let m):
+            precondition(m.worldContentHash.count == Welcome.contentHashBytes, "Welcome.worldContentHash must be 32 bytes")
+            w = BitWriter(capacity: 80 + WireLimits.maxWorldIdBytes)
+            w.writeU8(MessageType.welcome.rawValue)
+            w.writeU16(m.version)
+            w.writeU16(m.clientId)
+            w.writeU8(m.role.rawValue)
+            w.writeU16(m.tickRateHz)
+            w.writeU64(m.serverTimeMicros)
+            w.writeString8(m.worldId, limit: WireLimits.maxWorldIdBytes)
+            w.writeBytes(m.worldContentHash)
+            w.writeBounds(m.bounds)
+            w.writeU16(m.capacity)
+        case .deny(let m):
+            w = BitWriter(capacity: 8 + WireLimits.maxDetailBytes)
+            w.writeU8(MessageType.deny.rawValue)
+            w.writeU8(m.reason.rawValue)
+            w.writeU16(m.serverMinVersion)
+            w.writeU16(m.serverMaxVersion)
+            w.writeString8(m.detail, limit: WireLimits.maxDetailBytes)
+        case .snapshot(let m):
+            guard let codec else { preconditionFailure("ServerMessage.encode: a SNAPSHOT needs the world's PoseCodec") }
+            return SnapshotPacker.encodePart(
+                sequence: m.sequence, serverTimeMicros: m.serverTimeMicros, baseline: m.baseline,
+                partIndex: m.partIndex, partCount: m.partCount, avatars: m.avatars[...], codec: codec)
+        case .avatarJoined(let m):
+            w = BitWriter(capacity: 8 + WireLimits.maxDisplayNameBytes)
+            w.writeU8(MessageType.avatarJoined.rawValue)
+            w.writeU16(m.avatarId)
+            w.writeU8(m.role.rawValue)
+            w.writeString8(m.displayName, limit: WireLimits.maxDisplayNameBytes)
+        case .avatarLeft(let m):
+            w = BitWriter(capacity: 8)
+            w.writeU8(MessageType.avatarLeft.rawValue)
+            w.writeU16(m.avatarId)
+            w.writeU8(m.reason.rawValue)
+        case .chat(let m):
+            w = BitWriter(capacity: 8 + WireLimits.maxChatBytes)
+            w.writeU8(MessageType.chatRelay.rawValue)
+            w.writeU16(m.fromAvatarId)
+            w.writeString16(m.text, limit: WireLimits.maxChatBytes)
+        case .pong(let m):
+            w = BitWriter(capacity: 24)
+            w.writeU8(MessageType.pong.rawValue)
+            w.writeU64(m.clientTimeMicros)
+            w.writeU64(m.serverTimeMicros)
+        case .closing(let m):
+            w = BitWriter(capacity: 8 + WireLimits.maxDetailBytes)
+            w.writeU8(MessageType.closing.rawValue)
+            w.writeU8(m.reason.rawValue)
+            w.writeString8(m.detail, limit: WireLimits.maxDetailBytes)
+        }
+        return w.finish()
+    }
+
+    /// Decodes one ENet packet. `codec` is needed for SNAPSHOT (`missingWorldContext` without it).
+    public static func decode(_ bytes: [UInt8], codec: PoseCodec?) throws(WireError) -> ServerMessage {
+        var r = BitReader(bytes)
+        let t = try r.readU8()
+        let message: ServerMessage
+        switch MessageType(rawValue: t) {
+        case .welcome:
+            let version = try r.readU16()
+            let clientId = try r.readU16()
+            guard clientId != 0 else { throw .invalidField(field: "clientId", value: 0) }
+            let role = try r.readRole(field: "role")
+            let tick = try r.readU16()
+            let time = try r.readU64()
+            let worldId = try r.readWorldId()
+            let hash = try r.readBytes(count: Welcome.contentHashBytes)
+            let bounds = try r.readBounds()
+            let capacity = try r.readU16()
+            message = .welcome(Welcome(
+                version: version, clientId: clientId, role: role, tickRateHz: tick, serverTimeMicros: time,
+                worldId: worldId, worldContentHash: hash, bounds: bounds, capacity: capacity))
+        case .deny:
+            let reason = try r.readReason()
+            let lo = try r.readU16()
+            let hi = try r.readU16()
+            let detail = try r.readDetail()
+            message = .deny(Deny(reason: reason, serverMinVersion: lo, serverMaxVersion: hi, detail: detail))
+        case .snapshot:
+            guard let codec else { throw .missingWorldContext }
+            message = .snapshot(try SnapshotPacker.decodeBody(from: &r, codec: codec))
+        case .avatarJoined:
+            let id = try r.readU16()
+            let role = try r.readRole(field: "role")
+            let name = try r.readDisplayName()
+            message = .avatarJoined(AvatarJoined(avatarId: id, role: role, displayName: name))
+        case .avatarLeft:
+            let id = try r.readU16()
+            let reason = try r.readReason()
+            message = .avatarLeft(AvatarLeft(avatarId: id, reason: reason))
+        case .chatRelay:
+            let id = try r.readU16()
+            let text = try r.readChatText()
+            message = .chat(ChatRelay(fromAvatarId: id, text: text))
+        case .pong:
+            let client = try r.readU64()
+            let server = try r.readU64()
+            message = .pong(Pong(clientTimeMicros: client, serverTimeMicros: server))
+        case .closing:
+            let reason = try r.readReason()
+            let detail = try r.readDetail()
+            message = .closing(Closing(reason: reason, detail: detail))
+        default:
+            throw .unknownMessageType(t)
+        }
+        try r.finish()
+        return message
+    }
+}

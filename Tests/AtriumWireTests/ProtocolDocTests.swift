@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+@testable import AtriumWire
+
+/// Checks every `<!-- example: NAME -->` + ```hex block of docs/PROTOCOL.md against the Swift codec:
+/// the encoder must produce exactly the documented bytes, and decoding them must give the value back.
+@Suite struct ProtocolDocTests {
+    enum Example {
+        case client(ClientMessage)
+        case server(ServerMessage)
+    }
+
+    static let bounds = WorldBounds(min: Vec3(-100, 0, -100), max: Vec3(100, 10, 100))
+    static let codec = PoseCodec(bounds: bounds)
+
+    static let poseNoHands = AvatarPose(
+        headPosition: Vec3(1.5, 1.6, -2.25), headRotation: Quat(x: 0, y: 0.70710677, z: 0, w: 0.70710677),
+        speaking: true)
+    static let poseBothHands = AvatarPose(
+        headPosition: Vec3(-3.2, 1.7, 12.5), headRotation: Quat(x: 0, y: 0.38268343, z: 0, w: 0.9238795),
+        leftHand: HandPose(position: Vec3(-3.45, 1.2, 12.3), rotation: .identity),
+        rightHand: HandPose(position: Vec3(-2.9, 1.95, 12.2), rotation: Quat(x: 0.5, y: 0.5, z: 0.5, w: 0.5)),
+        handRaised: true)
+    static let poseRightHand = AvatarPose(
+        headPosition: Vec3(20, 1.55, 30), headRotation: .identity,
+        rightHand: HandPose(position: Vec3(20.3, 1.1, 29.75), rotation: .identity))
+
+    /// The Swift value of every documented example.
+    static let examples: [String: Example] = [
+        "hello": .client(.hello(Hello(minVersion: 1, maxVersion: 1, requestedRole: .visitor, worldId: "expo-hall", displayName: "Zoë"))),
+        "welcome": .server(.welcome(Welcome(
+            version: 1, clientId: 7, role: .visitor, tickRateHz: 30, serverTimeMicros: 1_234_567_890, worldId: "expo-hall",
+            worldContentHash: (0..<32).map { UInt8($0) }, bounds: bounds, capacity: 200))),
+        "deny": .server(.deny(Deny(reason: .versionMismatch, serverMinVersion: 1, serverMaxVersion: 1, detail: "server speaks 1..1"))),
+        "pose_no_hands": .client(.pose(PoseInput(inputSequence: 42, clientTimeMs: 123_456, ackSnapshot: 41, pose: poseNoHands))),
+        "pose_both_hands": .client(.pose(PoseInput(inputSequence: 43, clientTimeMs: 123_489, ackSnapshot: 42, pose: poseBothHands))),
+        "snapshot": .server(.snapshot(Snapshot(
+            sequence: 1001, serverTimeMicros: 33_366_666, baseline: 0, partIndex: 0, partCount: 1,
+            avatars: [
+                AvatarState(id: 7, lastInputSequence: 42, pose: poseNoHands),
+                AvatarState(id: 9, lastInputSequence: 17, pose: poseRightHand),
+            ]))),
+        "avatar_joined": .server(.avatarJoined(AvatarJoined(avatarId: 9, role: .presenter, displayName: "Bo"))),
+        "avatar_left": .server(.avatarLeft(AvatarLeft(avatarId: 9, reason: .timeout))),
+        "chat": .client(.chat(ChatSend(text: "hello 👋"))),
+        "chat_relay": .server(.chat(ChatRelay(fromAvatarId: 7, text: "hi all"))),
+        "ping": .client(.ping(Ping(clientTimeMicros: 1_000_000))),
+        "pong": .server(.pong(Pong(clientTimeMicros: 1_000_000, serverTimeMicros: 987_654_321))),
+        "closing": .server(.closing(Closing(reason: .malformedMessage, detail: "bad POSE"))),
+    ]
+
+    /// docs/PROTOCOL.md, found from this file: Tests/AtriumWireTests/<file>.swift → package root.
+    static func protocolDocument(filePath: String = #filePath) throws -> String {
+        let root = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return try String(contentsOf: root.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
+    }
+
+    struct ParseError: Error, CustomStringConvertible { var description: String }
+
+    /// name → bytes, in document order.
+    static func documentedExamples(_ text: String) throws -> [(name: String, bytes: [UInt8])] {
+        var result: [(String, [UInt8])] = []
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        var i = 0
+        while i < lines.count {
+            let line = lines[i]
+            i += 1
+            guard line.hasPrefix("<!-- example:"), line.hasSuffix("-->") else { continue }
+            let name = line.dropFirst("<!-- example:".count).dropLast("-->".count).trimmingCharacters(in: .whitespaces)
+            guard i < lines.count, lines[i] == "```hex" else { throw ParseError(description: "example \(name): no ```hex block right after the marker") }
+            i += 1
+            var bytes: [UInt8] = []
+            while i < lines.count, lines[i] != "```" {
+                for token in lines[i].split(separator: " ") {
+                    guard token.count == 2, let b = UInt8(token, radix: 16) else {
+                        throw ParseError(description: "example \(name): bad hex token '\(token)'")
+                    }
+                    bytes.append(b)
+                }
+                i += 1
+            }
+            guard i < lines.count else { throw ParseError(description: "example \(name): unterminated block") }
+            i += 1
+            result.append((name, bytes))
+        }
+        return result
+    }
+
+    @Test func documentedExamplesMatchTheCodec() throws {
+        let documented = try Self.documentedExamples(Self.protocolDocument())
+        let names = documented.map(\.name)
+        #expect(Set(names).count == names.count, "duplicate example names: \(names)")
+        #expect(Set(names) == Set(Self.examples.keys),
+                "documented without Swift value: \(Set(names).subtracting(Self.examples.keys).sorted()); Swift value without documented bytes: \(Set(Self.examples.keys).subtracting(names).sorted())")
+        let codec = Self.codec
+        for (name, bytes) in documented {
+            guard let example = Self.examples[name] else { continue }
+            switch example {
+            case .client(let m):
+                let encoded = m.encode(codec: codec)
+                #expect(encoded == bytes, "\(name): encoder gives\n\(hex(encoded))")
+                #expect(try ClientMessage.decode(bytes, codec: codec) == received(m, codec: codec), "\(name)")
+            case .server(let m):
+                let encoded = m.encode(codec: codec)
+                #expect(encoded == bytes, "\(name): encoder gives\n\(hex(encoded))")
+                #expect(try ServerMessage.decode(bytes, codec: codec) == received(m, codec: codec), "\(name)")
+            }
+        }
+    }
+
+    @Test func requiredExamplesAreDocumented() throws {
+        let names = Set(try Self.documentedExamples(Self.protocolDocument()).map(\.name))
+        for required in ["hello", "welcome", "deny", "pose_no_hands", "pose_both_hands", "snapshot", "avatar_joined",
+                         "avatar_left", "chat", "chat_relay", "ping", "pong", "closing"] {
+            #expect(names.contains(required), "missing example \(required)")
+        }
+    }
+
+    @Test func examplePosesAreTheDocumentedShapes() {
+        #expect(Self.codec.bitCount(of: Self.poseNoHands) == 90)
+        #expect(Self.codec.bitCount(of: Self.poseBothHands) == 214)
+        #expect(Self.codec.bitCount(of: Self.poseRightHand) == 152)
+        // The documented WELCOME bounds build the same codec.
+        guard case .server(.welcome(let w)) = Self.examples["welcome"] else { Issue.record(); return }
+        #expect(w.bounds == Self.codec.bounds)
+    }
+}
