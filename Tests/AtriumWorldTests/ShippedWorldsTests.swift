@@ -124,3 +124,19 @@ func boxesOverlap(_ a: WorldBounds, _ b: WorldBounds) -> Bool {
     a.min.x < b.max.x && b.min.x < a.max.x && a.min.y < b.max.y && b.min.y < a.max.y && a.min.z < b.max.z
         && b.min.z < a.max.z
 }
+
+@Suite struct DocumentationTests {
+    /// The example in docs/WORLDS.md must stay a valid world.
+    @Test func worldsDocExampleLoads() throws {
+        let docPath = URL(fileURLWithPath: worldsDirectory).deletingLastPathComponent()
+            .appendingPathComponent("docs/WORLDS.md").path
+        let doc = try String(contentsOfFile: docPath, encoding: .utf8)
+        let afterFence = try #require(doc.range(of: "```yaml\n"))
+        let end = try #require(doc.range(of: "```", range: afterFence.upperBound..<doc.endIndex))
+        let example = String(doc[afterFence.upperBound..<end.lowerBound])
+        let world = try WorldLoader.parse(example, file: "docs/WORLDS.md example")
+        #expect(world.id == "small-gallery")
+        #expect(world.zone(id: "listening-room")?.name == "聆听室")
+        #expect(world.isolatingZone(containing: Vec3(10, 1.6, -10), visual: false)?.id == "listening-room")
+    }
+}
