@@ -1,1 +1,0 @@
-// AtriumWorld: filled in by its owner; see docs/ARCHITECTURE.md.
