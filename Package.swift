@@ -11,6 +11,7 @@ import PackageDescription
 //   AtriumTransport              → CENet
 //   AtriumCrypto                 → COpenSSL
 //   AtriumWire, AtriumYAML       pure
+//   AtriumReport                 pure: load-test results, SLOs, JSON/HTML/table output
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -41,6 +42,7 @@ let package = Package(
         .target(name: "CAtriumShim", dependencies: ["COpus"]),
 
         .target(name: "AtriumWire", swiftSettings: strict),
+        .target(name: "AtriumReport", swiftSettings: strict),
         .target(name: "AtriumYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "AtriumWorld", dependencies: ["AtriumWire", "AtriumYAML"], swiftSettings: strict),
         .target(name: "AtriumCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
@@ -63,7 +65,7 @@ let package = Package(
         .target(
             name: "AtriumBots",
             dependencies: [
-                "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumYAML", "AtriumTransport",
+                "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumYAML", "AtriumTransport", "AtriumReport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -99,6 +101,7 @@ let package = Package(
             dependencies: ["AtriumServer", "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumTransport"],
             swiftSettings: strict
         ),
+        .testTarget(name: "AtriumReportTests", dependencies: ["AtriumReport"], swiftSettings: strict),
         .testTarget(name: "AtriumBotsTests", dependencies: ["AtriumBots", "AtriumServer"], swiftSettings: strict),
     ]
 )

@@ -1,0 +1,1 @@
+// AtriumReport: load-test results.
