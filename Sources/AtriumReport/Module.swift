@@ -1,1 +1,0 @@
-// AtriumReport: load-test results.
