@@ -27,10 +27,11 @@ enum Fmt {
         return s == "-0" ? "0" : s
     }
 
-    /// Table figure: about three significant digits for small values, one decimal for large ones.
+    /// Table figure: about three significant digits for small values, fewer decimals for large ones.
     static func figure(_ v: Double?) -> String {
         guard let v, v.isFinite else { return missing }
         let a = Swift.abs(v)
+        if a >= 1000 { return fixed(v, 0) }
         if a >= 100 { return fixed(v, 1) }
         if a >= 1 || a == 0 { return fixed(v, 2) }
         return fixed(v, 3)

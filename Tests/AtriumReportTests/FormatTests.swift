@@ -26,6 +26,7 @@ import Testing
         #expect(Fmt.figure(0.412) == "0.412")
         #expect(Fmt.figure(12.345) == "12.35")
         #expect(Fmt.figure(412.54) == "412.5")
+        #expect(Fmt.figure(30_000.4) == "30000")
         #expect(Fmt.count(2) == "2")
         #expect(Fmt.count(2.5) == "2.50")
     }
