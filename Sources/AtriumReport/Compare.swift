@@ -100,7 +100,7 @@ public func compare(current: LoadReport, previous: LoadReport) -> String {
         case .changed, .same: verdict = ""
         }
         return [
-            c.key,
+            Fmt.oneLine(c.key),
             c.previous.map { Fmt.compact($0) } ?? Fmt.missing,
             c.current.map { Fmt.compact($0) } ?? Fmt.missing,
             c.delta.map(signed) ?? "",
@@ -144,5 +144,5 @@ public func compare(current: LoadReport, previous: LoadReport) -> String {
     let worse = changes.filter { $0.verdict == .worse }.count
     out.append("")
     out.append("\(better) better, \(worse) worse")
-    return out.joined(separator: "\n") + "\n"
+    return out.map(Fmt.oneLine).joined(separator: "\n") + "\n"
 }

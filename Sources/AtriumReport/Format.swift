@@ -49,4 +49,9 @@ enum Fmt {
         if ca == cb && a != b { return (a.description, b.description) }
         return (ca, cb)
     }
+
+    /// Text for a single line of plain-text output: control characters (newlines, tabs) become spaces.
+    static func oneLine(_ s: String) -> String {
+        String(String.UnicodeScalarView(s.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }))
+    }
 }

@@ -50,7 +50,11 @@ public func htmlReport(_ r: LoadReport) -> String {
     out += "</section>\n"
 
     out += "<section class=\"charts\">\n<h2>Over time</h2>\n"
-    for chart in timelineCharts(r) { out += chart.html() }
+    if r.timeline.isEmpty {
+        out += "<p class=\"nodata\">No timeline was recorded: no data to chart.</p>\n"
+    } else {
+        for chart in timelineCharts(r) { out += chart.html() }
+    }
     out += "</section>\n"
 
     if !r.notes.isEmpty {

@@ -110,7 +110,7 @@ public func summaryTable(_ r: LoadReport) -> String {
     let indent = "  "
     let detailIndent = "    "
     let labelWidth = sections.flatMap { s in
-        [s.title.count] + s.rows.map { ($0.isDetail ? detailIndent : indent).count + $0.label.count }
+        [s.title.count] + s.rows.map { ($0.isDetail ? detailIndent : indent).count + Fmt.oneLine($0.label).count }
     }.max() ?? 0
     let cellWidth = max(8, sections.flatMap { $0.columns + $0.rows.flatMap(\.cells) }.map(\.count).max() ?? 0)
 
@@ -119,18 +119,18 @@ public func summaryTable(_ r: LoadReport) -> String {
         return right ? fill + s : s + fill
     }
     func line(_ label: String, _ cells: [String]) -> String {
-        var s = pad(label, labelWidth, right: false)
+        var s = pad(Fmt.oneLine(label), labelWidth, right: false)
         for cell in cells { s += "  " + pad(cell, cellWidth, right: true) }
         while s.hasSuffix(" ") { s.removeLast() }
         return s
     }
 
     var out: [String] = []
-    out.append("\(r.scenario) — \(r.verdict)")
-    out.append(r.identityLine)
+    out.append(Fmt.oneLine("\(r.scenario) — \(r.verdict)"))
+    out.append(Fmt.oneLine(r.identityLine))
     if let warning = r.saturationWarning {
         out.append("")
-        out.append(warning)
+        out.append(Fmt.oneLine(warning))
     }
     for section in sections {
         out.append("")
@@ -142,9 +142,9 @@ public func summaryTable(_ r: LoadReport) -> String {
     if !r.notes.isEmpty {
         out.append("")
         out.append("Notes")
-        out += r.notes.map { indent + "- " + $0 }
+        out += r.notes.map { indent + "- " + Fmt.oneLine($0) }
     }
     out.append("")
-    out.append(r.verdictLine)
+    out.append(Fmt.oneLine(r.verdictLine))
     return out.joined(separator: "\n") + "\n"
 }

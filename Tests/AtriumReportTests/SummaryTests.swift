@@ -55,6 +55,16 @@ import Testing
         #expect(text.contains("YES"))
     }
 
+    @Test func controlCharactersDoNotBreakLines() {
+        var r = LoadReport(scenario: "two\nlines")
+        r.notes = ["a\tb\nc"]
+        r.failureReasons = ["x\ny": 1]
+        let text = summaryTable(r)
+        #expect(text.contains("two lines — PASS\n"))
+        #expect(text.contains("  - a b c\n"))
+        #expect(text.contains("    x y "))
+    }
+
     @Test func emptyReportRendersDashes() {
         let text = summaryTable(LoadReport(scenario: "empty"))
         #expect(text.contains("empty — PASS"))
