@@ -1,0 +1,150 @@
+/// The summary figures, grouped; rendered as aligned text by `summaryTable` and as HTML tables by `htmlReport`.
+struct SummarySection {
+    struct Row {
+        var label: String
+        var cells: [String]
+        /// A breakdown of the row above (failure reasons, saturation reasons).
+        var isDetail = false
+    }
+
+    var title: String
+    /// Headers of the value columns; a single empty header for label/value sections.
+    var columns: [String]
+    var rows: [Row]
+
+    var hasHeader: Bool { columns.contains { !$0.isEmpty } }
+}
+
+extension LoadReport {
+    var verdict: String { slo.passed ? "PASS" : "FAIL" }
+
+    /// "BOT SATURATED — …" or nil.
+    var saturationWarning: String? {
+        guard botSaturated else { return nil }
+        let head = "BOT SATURATED — figures below may reflect the tool, not the server"
+        return botSaturationReasons.isEmpty ? head : head + ": " + botSaturationReasons.joined(separator: "; ")
+    }
+
+    /// "PASS", or "FAIL: a; b".
+    var verdictLine: String {
+        if slo.passed { return "PASS" }
+        return slo.failures.isEmpty ? "FAIL" : "FAIL: " + slo.failures.joined(separator: "; ")
+    }
+
+    /// "started … · 60 s · seed … · server … · world …", leaving out what is unknown.
+    var identityLine: String {
+        var parts: [String] = []
+        if !startedAt.isEmpty { parts.append("started \(startedAt)") }
+        parts.append("\(Fmt.compact(durationSeconds, maxDecimals: 1)) s")
+        parts.append("seed \(seed)")
+        if !server.isEmpty { parts.append("server \(server)") }
+        if !world.isEmpty { parts.append("world \(world)") }
+        return parts.joined(separator: " · ")
+    }
+
+    var summarySections: [SummarySection] {
+        typealias Row = SummarySection.Row
+        let f = Fmt.figure
+        func pct(_ label: String, _ p: Percentiles) -> Row { Row(label: label, cells: [f(p.p50), f(p.p99), f(p.max)]) }
+
+        var bots = [
+            Row(label: "requested", cells: [String(botsRequested)]),
+            Row(label: "connected", cells: [String(botsConnected)]),
+            Row(label: "failed", cells: [String(botsFailed)]),
+        ]
+        let reasons = failureReasons.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        bots += reasons.map { Row(label: $0.key, cells: [String($0.value)], isDetail: true) }
+
+        var server: [Row] = [
+            Row(label: "tick p50 ms", cells: [f(serverTickMs.p50)]),
+            Row(label: "tick p99 ms", cells: [f(serverTickMs.p99)]),
+        ]
+        if serverTickMs.max.finiteOrNil != nil { server.append(Row(label: "tick max ms", cells: [f(serverTickMs.max)])) }
+        server += [
+            Row(label: "tick overruns", cells: [Fmt.count(serverTickOverruns)]),
+            Row(label: "CPU cores", cells: [f(serverCpuCores)]),
+            Row(label: "voice CPU cores", cells: [f(serverVoiceCpuCores)]),
+            Row(label: "datagrams in/s", cells: [f(serverDatagramsInPerSecond)]),
+            Row(label: "datagrams out/s", cells: [f(serverDatagramsOutPerSecond)]),
+        ]
+
+        var tool = [
+            Row(label: "bot CPU cores", cells: [f(botCpuCores)]),
+            Row(label: "send lag max ms", cells: [f(botSendLagMsMax)]),
+            Row(label: "saturated", cells: [botSaturated ? "YES" : "no"]),
+        ]
+        tool += botSaturationReasons.map { Row(label: $0, cells: [""], isDetail: true) }
+
+        return [
+            SummarySection(title: "Bots", columns: [""], rows: bots),
+            SummarySection(title: "Latency (ms)", columns: ["p50", "p99", "max"], rows: [
+                pct("connect", connectMs),
+                pct("RTT", rttMs),
+                pct("pose", poseLatencyMs),
+                pct("voice", voiceLatencyMs),
+            ]),
+            SummarySection(title: "Bandwidth per bot", columns: ["mean", "p99"], rows: [
+                Row(label: "down kbps", cells: [f(downKbpsPerBot.mean), f(downKbpsPerBot.p99)]),
+                Row(label: "up kbps", cells: [f(upKbpsPerBot.mean), f(upKbpsPerBot.p99)]),
+                Row(label: "down datagrams/s", cells: [f(downDatagramsPerSecondPerBot), ""]),
+                Row(label: "up datagrams/s", cells: [f(upDatagramsPerSecondPerBot), ""]),
+                Row(label: "pose bytes, delta", cells: [f(poseBytesDeltaMean), ""]),
+                Row(label: "pose bytes, absolute", cells: [f(poseBytesAbsoluteMean), ""]),
+            ]),
+            SummarySection(title: "Delivery per bot", columns: [""], rows: [
+                Row(label: "snapshots/s", cells: [f(snapshotsPerSecondPerBot)]),
+                Row(label: "snapshot gaps/min", cells: [f(snapshotGapsPerBotPerMinute)]),
+                Row(label: "voice loss %", cells: [f(voiceLossPercent)]),
+                Row(label: "voice streams/listener max", cells: [f(voiceStreamsPerListenerMax)]),
+            ]),
+            SummarySection(title: "Server", columns: [""], rows: server),
+            SummarySection(title: "Tool", columns: [""], rows: tool),
+        ]
+    }
+}
+
+/// An aligned plain-text summary: identity, the saturation warning if any, grouped figures, notes, and a final
+/// PASS/FAIL line listing the SLO failures.
+public func summaryTable(_ r: LoadReport) -> String {
+    let sections = r.summarySections
+    let indent = "  "
+    let detailIndent = "    "
+    let labelWidth = sections.flatMap { s in
+        [s.title.count] + s.rows.map { ($0.isDetail ? detailIndent : indent).count + Fmt.oneLine($0.label).count }
+    }.max() ?? 0
+    let cellWidth = max(8, sections.flatMap { $0.columns + $0.rows.flatMap(\.cells) }.map(\.count).max() ?? 0)
+
+    func pad(_ s: String, _ width: Int, right: Bool) -> String {
+        let fill = String(repeating: " ", count: max(0, width - s.count))
+        return right ? fill + s : s + fill
+    }
+    func line(_ label: String, _ cells: [String]) -> String {
+        var s = pad(Fmt.oneLine(label), labelWidth, right: false)
+        for cell in cells { s += "  " + pad(cell, cellWidth, right: true) }
+        while s.hasSuffix(" ") { s.removeLast() }
+        return s
+    }
+
+    var out: [String] = []
+    out.append(Fmt.oneLine("\(r.scenario) — \(r.verdict)"))
+    out.append(Fmt.oneLine(r.identityLine))
+    if let warning = r.saturationWarning {
+        out.append("")
+        out.append(Fmt.oneLine(warning))
+    }
+    for section in sections {
+        out.append("")
+        out.append(line(section.title, section.hasHeader ? section.columns : []))
+        for row in section.rows {
+            out.append(line((row.isDetail ? detailIndent : indent) + row.label, row.cells))
+        }
+    }
+    if !r.notes.isEmpty {
+        out.append("")
+        out.append("Notes")
+        out += r.notes.map { indent + "- " + Fmt.oneLine($0) }
+    }
+    out.append("")
+    out.append(Fmt.oneLine(r.verdictLine))
+    return out.joined(separator: "\n") + "\n"
+}
