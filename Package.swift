@@ -3,7 +3,8 @@ import PackageDescription
 
 // Module graph (arrows point down only):
 //   atrium, atrium-bots          thin executables
-//   AtriumBots                   → AtriumClient
+//   AtriumBots                   → AtriumClient, AtriumBehaviours, AtriumReport
+//   AtriumBehaviours             → Wire, World (pure: what a bot does, time in, pose out)
 //   AtriumServer                 → Wire, World, Crypto, Transport, Voice, YAML
 //   AtriumClient                 → Wire, Transport
 //   AtriumVoice                  → COpus, CAtriumShim
@@ -45,6 +46,7 @@ let package = Package(
         .target(name: "AtriumReport", swiftSettings: strict),
         .target(name: "AtriumYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "AtriumWorld", dependencies: ["AtriumWire", "AtriumYAML"], swiftSettings: strict),
+        .target(name: "AtriumBehaviours", dependencies: ["AtriumWire", "AtriumWorld"], swiftSettings: strict),
         .target(name: "AtriumCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
         .target(name: "AtriumTransport", dependencies: ["CENet"], swiftSettings: strict),
         .target(name: "AtriumVoice", dependencies: ["COpus", "CAtriumShim"], swiftSettings: strict),
@@ -66,7 +68,7 @@ let package = Package(
         .target(
             name: "AtriumBots",
             dependencies: [
-                "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumYAML", "AtriumTransport", "AtriumReport",
+                "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumYAML", "AtriumTransport", "AtriumReport", "AtriumBehaviours",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -93,7 +95,7 @@ let package = Package(
         ),
 
         .testTarget(name: "AtriumWireTests", dependencies: ["AtriumWire"], resources: [], swiftSettings: strict),
-        .testTarget(name: "AtriumWorldTests", dependencies: ["AtriumWorld", "AtriumYAML"], swiftSettings: strict),
+        .testTarget(name: "AtriumWorldTests", dependencies: ["AtriumWorld", "AtriumYAML", "AtriumWire"], swiftSettings: strict),
         .testTarget(name: "AtriumCryptoTests", dependencies: ["AtriumCrypto"], swiftSettings: strict),
         .testTarget(name: "AtriumTransportTests", dependencies: ["AtriumTransport"], swiftSettings: strict),
         .testTarget(name: "AtriumVoiceTests", dependencies: ["AtriumVoice"], swiftSettings: strict),
@@ -102,6 +104,9 @@ let package = Package(
             dependencies: ["AtriumServer", "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumTransport"],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "AtriumBehavioursTests", dependencies: ["AtriumBehaviours", "AtriumWorld", "AtriumWire"],
+            swiftSettings: strict),
         .testTarget(name: "AtriumReportTests", dependencies: ["AtriumReport"], swiftSettings: strict),
         .testTarget(name: "AtriumBotsTests", dependencies: ["AtriumBots", "AtriumServer"], swiftSettings: strict),
     ]
