@@ -127,8 +127,12 @@ public struct ClientSession: Sendable {
 
     // MARK: outgoing
 
-    public func hello(worldId: String, displayName: String, role: Role) -> [UInt8] {
-        ClientMessage.hello(
+    /// The name and role this client asked for; its own avatar carries them (the server announces only others).
+    public private(set) var ownName = ""
+
+    public mutating func hello(worldId: String, displayName: String, role: Role) -> [UInt8] {
+        ownName = displayName
+        return ClientMessage.hello(
             Hello(
                 minVersion: ProtocolVersion.supported.lowerBound, maxVersion: ProtocolVersion.supported.upperBound,
                 requestedRole: role, worldId: worldId, displayName: displayName)
@@ -168,6 +172,7 @@ public struct ClientSession: Sendable {
             phase = .joined
             interpolationDelayMicros = 2 * 1_000_000 / UInt64(max(1, welcome.tickRateHz))
             clock.seed(serverMicros: welcome.serverTimeMicros, at: nowMicros)
+            avatars[welcome.clientId] = RemoteAvatar(id: welcome.clientId, displayName: ownName, role: welcome.role)
             return .welcomed(welcome)
         case .deny(let deny):
             phase = .ended(deny.reason)
@@ -198,8 +203,9 @@ public struct ClientSession: Sendable {
             newestSnapshot = snapshot.sequence
         }
         for state in snapshot.avatars {
-            // Snapshots may arrive before the AVATAR_JOINED that names them (different channels).
-            var avatar = avatars[state.id] ?? RemoteAvatar(id: state.id, displayName: "", role: .visitor)
+            // Control and state are separate streams: an entry may precede its AVATAR_JOINED or follow its
+            // AVATAR_LEFT. Either way it is not (or no longer) a known avatar, so it is ignored.
+            guard var avatar = avatars[state.id] else { continue }
             avatar.lastInputSequence = state.lastInputSequence
             avatar.add(state.pose, at: snapshot.serverTimeMicros)
             avatars[state.id] = avatar

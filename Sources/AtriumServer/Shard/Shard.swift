@@ -93,7 +93,7 @@ final class Shard {
     // MARK: join and leave
 
     /// Admits a joiner: allocates an avatar at the next spawn point, sends WELCOME and the current roster to it,
-    /// and AVATAR_JOINED to everyone else.
+    /// and AVATAR_JOINED to everyone else (the joiner knows itself from WELCOME).
     func admit(
         peer: PeerHandle, displayName: String, role: Role, version: UInt16, nowMicros: UInt64, outbox: Outbox
     ) -> Avatar? {
@@ -123,8 +123,6 @@ final class Shard {
             outbox.send(
                 .avatarJoined(AvatarJoined(avatarId: id, role: role, displayName: displayName)), to: other.peer)
         }
-        // The joiner learns about itself too, so every avatar it will see in snapshots has a name.
-        outbox.send(.avatarJoined(AvatarJoined(avatarId: id, role: role, displayName: displayName)), to: peer)
         avatars[id] = avatar
         order.append(id)
         return avatar
