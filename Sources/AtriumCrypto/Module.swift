@@ -1,1 +1,0 @@
-// AtriumCrypto: filled in by its owner; see docs/ARCHITECTURE.md.

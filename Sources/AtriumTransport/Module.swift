@@ -1,1 +1,0 @@
-// AtriumTransport: filled in by its owner; see docs/ARCHITECTURE.md.

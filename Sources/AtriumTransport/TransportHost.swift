@@ -1,0 +1,371 @@
+import CENet
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The Swift face of one `ENetHost`.
+///
+/// Not `Sendable`: ENet hosts are single-threaded, so one thread owns a
+/// `TransportHost` and makes every call on it. The hot path (service, send)
+/// takes no locks.
+///
+/// Peers are addressed by ``PeerHandle``. A handle is remembered when its
+/// connection is reported (or returned by ``connect(to:channelCount:data:)``)
+/// and forgotten when its disconnect is reported or ``disconnectNow(_:data:)``
+/// is called; any call with a handle whose slot has since been reused or reset
+/// does nothing (returns false/nil).
+///
+/// Note: libenet 1.3.17 is IPv4-only. ``TransportAddress/parse(_:)`` accepts
+/// `[::1]:7777`, but binding or connecting to an IPv6 literal throws.
+public final class TransportHost {
+    /// Created in `init`, destroyed only in `deinit`: every `host.pointee` access in this
+    /// class therefore reads or writes a live ENetHost that no other thread touches.
+    private let host: UnsafeMutablePointer<ENetHost>
+    /// connectID of the connection we reported per slot (nil = none).
+    private var connectIDs: [UInt32?]
+    private var totals = HostStatistics()
+    private var impairmentEngine: ImpairmentEngine?
+
+    /// - Parameters:
+    ///   - bindTo: nil for a client host (no fixed port; the OS picks one on first send);
+    ///     port 0 binds an ephemeral port (read it back with ``localPort``).
+    ///   - peerLimit: 1…4095 peer slots.
+    ///   - channelLimit: 1…255 channels per peer.
+    ///   - incomingBandwidth, outgoingBandwidth: bytes/second, 0 = unlimited.
+    public init(
+        bindTo: TransportAddress?, peerLimit: Int, channelLimit: Int,
+        incomingBandwidth: UInt32 = 0, outgoingBandwidth: UInt32 = 0
+    ) throws(TransportError) {
+        try ENetRuntime.initialize()
+        guard (1...Int(ENET_PROTOCOL_MAXIMUM_PEER_ID)).contains(peerLimit) else {
+            throw TransportError("peerLimit \(peerLimit) outside 1...\(ENET_PROTOCOL_MAXIMUM_PEER_ID)")
+        }
+        guard (1...Int(ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT)).contains(channelLimit) else {
+            throw TransportError("channelLimit \(channelLimit) outside 1...\(ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT)")
+        }
+        let created: UnsafeMutablePointer<ENetHost>?
+        if let bindTo {
+            var address = try ENetRuntime.resolve(bindTo, purpose: "bind to")
+            // C call: enet_host_create copies the address; counts were range-checked above.
+            created = enet_host_create(&address, peerLimit, channelLimit, incomingBandwidth, outgoingBandwidth)
+            guard created != nil else {
+                throw TransportError("enet_host_create failed to bind \(bindTo) (address in use or not local?)")
+            }
+        } else {
+            // C call: a NULL address makes an unbound client host.
+            created = enet_host_create(nil, peerLimit, channelLimit, incomingBandwidth, outgoingBandwidth)
+        }
+        guard let created else { throw TransportError("enet_host_create failed") }
+        host = created
+        connectIDs = Array(repeating: nil, count: peerLimit)
+    }
+
+    deinit {
+        // Clear the intercept first so nothing can call back into the engine being released
+        // (host is still live here; see the `host` property).
+        host.pointee.intercept = nil
+        // C call: we own the host; this frees its peers, queued packets and socket exactly once.
+        enet_host_destroy(host)
+    }
+
+    // MARK: Properties
+
+    /// The bound UDP port (0 for a client host that has not sent anything yet).
+    public var localPort: UInt16 {
+        var address = ENetAddress(host: 0, port: 0)
+        // C call: getsockname on our own socket into a local struct.
+        if enet_socket_get_address(host.pointee.socket, &address) == 0 { return address.port }
+        return host.pointee.address.port
+    }
+
+    /// Peers ENet counts as connected (`host->connectedPeers`).
+    public var connectedPeerCount: Int {
+        Int(host.pointee.connectedPeers)  // plain field read of our live host
+    }
+
+    /// `host->maximumPacketSize`: larger sends fail, larger incoming packets are dropped.
+    public var maximumPacketSize: Int {
+        // Plain field accesses on our live host; ENet reads the field on each send/receive.
+        get { Int(host.pointee.maximumPacketSize) }
+        set { host.pointee.maximumPacketSize = max(0, newValue) }
+    }
+
+    /// `host->maximumWaitingData`: per-peer cap on buffered, undelivered incoming data.
+    public var maximumWaitingData: Int {
+        // Plain field accesses on our live host.
+        get { Int(host.pointee.maximumWaitingData) }
+        set { host.pointee.maximumWaitingData = max(0, newValue) }
+    }
+
+    /// Cumulative counters. Reading moves ENet's 32-bit counters into 64-bit totals
+    /// and resets them, so read at least every few GB of traffic.
+    public var statistics: HostStatistics {
+        // Field reads/resets on our live host; ENet only increments these inside calls made
+        // from this (the owning) thread, so nothing is lost between read and reset.
+        totals.datagramsSent &+= UInt64(host.pointee.totalSentPackets)
+        totals.datagramsReceived &+= UInt64(host.pointee.totalReceivedPackets)
+        totals.bytesSent &+= UInt64(host.pointee.totalSentData)
+        totals.bytesReceived &+= UInt64(host.pointee.totalReceivedData)
+        host.pointee.totalSentPackets = 0
+        host.pointee.totalReceivedPackets = 0
+        host.pointee.totalSentData = 0
+        host.pointee.totalReceivedData = 0
+        return totals
+    }
+
+    // MARK: Connections
+
+    /// Starts a connection; a `.connected` event with the same handle follows (or `.disconnected` on failure).
+    public func connect(to address: TransportAddress, channelCount: Int, data: UInt32 = 0) throws(TransportError) -> PeerHandle {
+        guard (1...Int(ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT)).contains(channelCount) else {
+            throw TransportError("channelCount \(channelCount) outside 1...\(ENET_PROTOCOL_MAXIMUM_CHANNEL_COUNT)")
+        }
+        var target = try ENetRuntime.resolve(address, purpose: "connect to")
+        // C call: enet_host_connect copies the address and returns a peer inside host->peers or NULL.
+        guard let peer = enet_host_connect(host, &target, channelCount, data) else {
+            throw TransportError("no free peer slot to connect to \(address) (peerLimit \(connectIDs.count))")
+        }
+        // `peer` was just returned by ENet and points into host->peers.
+        let handle = PeerHandle(slot: slot(of: peer), connectID: peer.pointee.connectID)
+        connectIDs[Int(handle.slot)] = handle.connectID
+        return handle
+    }
+
+    /// Graceful disconnect (`enet_peer_disconnect`): both sides get `.disconnected`;
+    /// the remote side receives `data`.
+    public func disconnect(_ peer: PeerHandle, data: UInt32) {
+        guard let p = resolve(peer) else { return }
+        // C call: `p` is a live peer of our host (validated by resolve).
+        enet_peer_disconnect(p, data)
+        forgetIfReset(peer, p)
+    }
+
+    /// Disconnects once all queued outgoing packets have been sent (`enet_peer_disconnect_later`).
+    public func disconnectLater(_ peer: PeerHandle, data: UInt32) {
+        guard let p = resolve(peer) else { return }
+        // C call: `p` is a live peer of our host (validated by resolve).
+        enet_peer_disconnect_later(p, data)
+        forgetIfReset(peer, p)
+    }
+
+    /// Immediate disconnect (`enet_peer_disconnect_now`): the remote side is notified
+    /// best-effort; no local event is generated and the handle is forgotten at once.
+    public func disconnectNow(_ peer: PeerHandle, data: UInt32) {
+        guard let p = resolve(peer) else { return }
+        // C call: `p` is a live peer of our host (validated by resolve); ENet resets it.
+        enet_peer_disconnect_now(p, data)
+        connectIDs[Int(peer.slot)] = nil
+    }
+
+    /// Mean round-trip time ENet measured for the peer.
+    public func roundTripTimeMilliseconds(_ peer: PeerHandle) -> UInt32? {
+        resolve(peer)?.pointee.roundTripTime  // field read of a live, validated peer
+    }
+
+    /// `enet_peer_timeout`: limit (in retries), minimum and maximum time before ENet gives up.
+    public func setTimeout(_ peer: PeerHandle, limit: UInt32, minimumMilliseconds: UInt32, maximumMilliseconds: UInt32) {
+        guard let p = resolve(peer) else { return }
+        // C call: `p` is a live peer of our host (validated by resolve).
+        enet_peer_timeout(p, limit, minimumMilliseconds, maximumMilliseconds)
+    }
+
+    /// The peer's IPv4 address and port as ENet sees them.
+    public func address(of peer: PeerHandle) -> TransportAddress? {
+        guard let p = resolve(peer) else { return nil }
+        return ENetRuntime.string(for: p.pointee.address)  // field read of a live, validated peer
+    }
+
+    // MARK: Sending
+
+    /// Queues `payload` for the peer (sent on the next `service`/`flush`).
+    /// Returns false for a stale handle, an unknown channel, a packet over
+    /// ``maximumPacketSize``, or any other ENet refusal.
+    @discardableResult
+    public func send(_ payload: [UInt8], to peer: PeerHandle, channel: UInt8, delivery: Delivery) -> Bool {
+        guard let p = resolve(peer) else { return false }
+        let flags: UInt32
+        switch delivery {
+        case .reliable: flags = ENET_PACKET_FLAG_RELIABLE.rawValue
+        case .unreliable: flags = ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT.rawValue
+        case .unsequenced: flags = ENET_PACKET_FLAG_UNSEQUENCED.rawValue | ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT.rawValue
+        }
+        // C call: without NO_ALLOCATE, enet_packet_create copies `count` bytes out of the
+        // array's buffer (valid inside the closure; nil only when count is 0, which ENet accepts).
+        let packet = payload.withUnsafeBytes { enet_packet_create($0.baseAddress, $0.count, flags) }
+        guard let packet else { return false }
+        // C call: `p` is live; on success ENet takes a reference to `packet` and frees it later.
+        if enet_peer_send(p, channel, packet) < 0 {
+            // On failure ENet took no reference (referenceCount is still 0), so the packet
+            // is ours to free; the check guards against ever freeing one ENet still holds.
+            if packet.pointee.referenceCount == 0 { enet_packet_destroy(packet) }
+            return false
+        }
+        return true
+    }
+
+    /// Sends everything queued now, without receiving (`enet_host_flush`).
+    public func flush() {
+        // C call: our own host.
+        enet_host_flush(host)
+    }
+
+    // MARK: Events
+
+    /// Equivalent to `service(timeoutMilliseconds: 0)`.
+    public func poll() -> TransportEvent? { service(timeoutMilliseconds: 0) }
+
+    /// Sends queued packets, receives datagrams and returns at most one event,
+    /// or nil once `timeoutMilliseconds` has passed without one.
+    public func service(timeoutMilliseconds: UInt32) -> TransportEvent? {
+        let start = monotonicNanoseconds()
+        let deadline = start &+ UInt64(timeoutMilliseconds) &* 1_000_000
+        // Bounded: each pass either returns, or ends when the deadline passes; a pass that
+        // only skipped a foreign event does not count, but ENet holds finitely many events.
+        var passes = 0
+        while true {
+            passes += 1
+            let now = monotonicNanoseconds()
+            var waitNanoseconds = deadline > now ? deadline - now : 0
+            if let engine = impairmentEngine {
+                engine.sendWakes(now: now)
+                if let due = engine.nextDue {
+                    // Already due: wakes were just sent and ENet's wait returns as soon as one
+                    // arrives; the 1 ms cap only stops a busy spin if a wake went missing.
+                    waitNanoseconds = min(waitNanoseconds, due > now ? due - now : 1_000_000)
+                }
+            }
+            // Round up so a sub-millisecond remainder waits instead of spinning.
+            let waitMilliseconds = UInt32(min((waitNanoseconds + 999_999) / 1_000_000, UInt64(UInt32.max)))
+
+            var event = ENetEvent()
+            let rc = serviceOnce(&event, timeout: waitMilliseconds)
+            if rc > 0 {
+                if let translated = translate(event) { return translated }
+                continue  // event for a peer we never reported: skip without consuming time
+            }
+            if monotonicNanoseconds() >= deadline { return nil }
+            if rc < 0, passes > 1 {
+                // ENet reports socket errors (and, in some versions, "more than 256 datagrams
+                // pending") as -1. Back off briefly rather than spin until the deadline.
+                usleep(500)
+            }
+        }
+    }
+
+    private func serviceOnce(_ event: inout ENetEvent, timeout: UInt32) -> Int32 {
+        guard let engine = impairmentEngine else {
+            // C call: our own host; `event` is a valid out-parameter.
+            return enet_host_service(host, &event, timeout)
+        }
+        // Publish the engine to the intercept callback for the duration of this call only.
+        // pthread_get/setspecific touch only this thread's slot; `engine` is retained by the
+        // local binding until after enet_host_service returns.
+        let previous = pthread_getspecific(impairmentContextKey)
+        pthread_setspecific(impairmentContextKey, Unmanaged.passUnretained(engine).toOpaque())
+        defer {
+            pthread_setspecific(impairmentContextKey, previous)
+            withExtendedLifetime(engine) {}
+        }
+        // C call: our own host; `event` is a valid out-parameter.
+        return enet_host_service(host, &event, timeout)
+    }
+
+    private func translate(_ event: ENetEvent) -> TransportEvent? {
+        // After enet_host_service returns > 0, event.peer points into host->peers and a
+        // RECEIVE event's packet belongs to us.
+        guard let peer = event.peer else {
+            if let packet = event.packet { enet_packet_destroy(packet) }
+            return nil
+        }
+        let slotIndex = slot(of: peer)
+        let index = Int(slotIndex)
+        switch event.type {
+        case ENET_EVENT_TYPE_CONNECT:
+            let id = peer.pointee.connectID
+            connectIDs[index] = id
+            return .connected(PeerHandle(slot: slotIndex, connectID: id), data: event.data)
+        case ENET_EVENT_TYPE_DISCONNECT:
+            // ENet has already reset the peer (its connectID is gone); use the one we recorded.
+            guard let id = connectIDs[index] else { return nil }
+            connectIDs[index] = nil
+            return .disconnected(PeerHandle(slot: slotIndex, connectID: id), data: event.data)
+        case ENET_EVENT_TYPE_RECEIVE:
+            guard let packet = event.packet else { return nil }
+            // The packet is ours after a RECEIVE event: copy its `dataLength` bytes
+            // (data may be NULL only when the length is 0), then free it exactly once.
+            let payload = Array(UnsafeBufferPointer(start: packet.pointee.data, count: packet.pointee.dataLength))
+            enet_packet_destroy(packet)
+            guard let id = connectIDs[index] else { return nil }
+            return .received(PeerHandle(slot: slotIndex, connectID: id), channel: event.channelID, payload: payload)
+        default:
+            return nil
+        }
+    }
+
+    // MARK: Impairment
+
+    /// Installs (or, with nil, removes) a seeded receive-side ``Impairment``.
+    ///
+    /// Loss swallows datagrams in ENet's intercept callback; delay, jitter,
+    /// reordering and duplication hold copies and feed them back through ENet's
+    /// receive path when due (see ``Impairment``). Calling again with new
+    /// parameters restarts the seeded stream and keeps held datagrams; passing
+    /// nil discards any held datagrams (as if lost) and removes the callback.
+    public func setImpairment(_ impairment: Impairment?) {
+        // Installing/clearing the callback is a field write on our live host; ENet only calls
+        // it from enet_host_service, which only this thread calls (see serviceOnce).
+        guard let impairment else {
+            host.pointee.intercept = nil
+            impairmentEngine = nil
+            return
+        }
+        if let engine = impairmentEngine {
+            engine.configure(impairment)
+        } else {
+            impairmentEngine = ImpairmentEngine(host: host, parameters: impairment)
+            host.pointee.intercept = impairmentIntercept
+        }
+    }
+
+    /// The installed impairment, if any.
+    public var impairment: Impairment? { impairmentEngine?.parameters }
+
+    /// What the impairment did so far (nil without one).
+    public var impairmentCounters: ImpairmentCounters? { impairmentEngine?.counters }
+
+    /// Datagrams currently held back by the impairment.
+    public var impairedDatagramsHeld: Int { impairmentEngine?.heldCount ?? 0 }
+
+    // MARK: Helpers
+
+    private func slot(of peer: UnsafeMutablePointer<ENetPeer>) -> UInt16 {
+        // `peer` was handed out by ENet for this host, so it lies inside host->peers.
+        UInt16(truncatingIfNeeded: host.pointee.peers.distance(to: peer))
+    }
+
+    /// The live ENet peer for a handle, or nil when the handle is stale.
+    private func resolve(_ handle: PeerHandle) -> UnsafeMutablePointer<ENetPeer>? {
+        let index = Int(handle.slot)
+        guard index < connectIDs.count, connectIDs[index] == handle.connectID else { return nil }
+        // index < peerCount (connectIDs has peerCount entries), so this stays inside host->peers.
+        let peer = host.pointee.peers + index
+        // Peer structs live as long as the host, so reading a reset slot is still safe.
+        guard peer.pointee.connectID == handle.connectID,
+              peer.pointee.state != ENET_PEER_STATE_DISCONNECTED
+        else { return nil }
+        return peer
+    }
+
+    /// ENet resets (without an event) a peer that was not yet connected when asked to disconnect.
+    private func forgetIfReset(_ handle: PeerHandle, _ peer: UnsafeMutablePointer<ENetPeer>) {
+        // `peer` came from resolve() and points into host->peers (reset peers stay allocated).
+        if peer.pointee.state == ENET_PEER_STATE_DISCONNECTED { connectIDs[Int(handle.slot)] = nil }
+    }
+}
+
+/// A host belongs to one thread (ENet hosts are not thread-safe); forbid sending it elsewhere.
+@available(*, unavailable, message: "TransportHost is owned by one thread")
+extension TransportHost: Sendable {}
