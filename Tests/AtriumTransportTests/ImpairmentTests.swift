@@ -58,136 +58,138 @@ enum AtriumTransportTestsAddress {
 
 /// End-to-end impairment over loopback ENet. Impairment is installed on the server,
 /// so it shapes client→server traffic.
-@Suite(.serialized) struct ImpairmentTransportTests {
-    @Test func zeroImpairmentPassesEverything() throws {
-        let server = try makeServer()
-        let client = try makeClient()
-        server.setImpairment(Impairment(seed: 1))
-        client.setImpairment(Impairment(seed: 2))
-        let (c, _) = try establish(client, server)
-        let log = EventLog(hosts: 2)
-        for i in 0..<300 {
-            client.send([UInt8(i & 0xFF), UInt8(i >> 8)], to: c, channel: 0, delivery: .reliable)
-            client.send([UInt8(i & 0xFF), UInt8(i >> 8), 1], to: c, channel: 1, delivery: .unreliable)
-            if i % 20 == 19 { pump([client, server], into: log, seconds: 0.01) { _ in false } }
+extension LoopbackNetworkTests {
+    @Suite struct ImpairmentTransportTests {
+        @Test func zeroImpairmentPassesEverything() throws {
+            let server = try makeServer()
+            let client = try makeClient()
+            server.setImpairment(Impairment(seed: 1))
+            client.setImpairment(Impairment(seed: 2))
+            let (c, _) = try establish(client, server)
+            let log = EventLog(hosts: 2)
+            for i in 0..<300 {
+                client.send([UInt8(i & 0xFF), UInt8(i >> 8)], to: c, channel: 0, delivery: .reliable)
+                client.send([UInt8(i & 0xFF), UInt8(i >> 8), 1], to: c, channel: 1, delivery: .unreliable)
+                if i % 20 == 19 { pump([client, server], into: log, seconds: 0.01) { _ in false } }
+            }
+            pump([client, server], into: log) { $0.received(1).count >= 600 }
+            let reliable = log.received(1).filter { $0.2.count == 2 }.map { Int($0.2[0]) | Int($0.2[1]) << 8 }
+            let unreliable = log.received(1).filter { $0.2.count == 3 }
+            #expect(reliable == Array(0..<300))
+            #expect(unreliable.count == 300)
+            #expect(server.impairmentCounters == ImpairmentCounters())
+            #expect(client.impairmentCounters == ImpairmentCounters())
         }
-        pump([client, server], into: log) { $0.received(1).count >= 600 }
-        let reliable = log.received(1).filter { $0.2.count == 2 }.map { Int($0.2[0]) | Int($0.2[1]) << 8 }
-        let unreliable = log.received(1).filter { $0.2.count == 3 }
-        #expect(reliable == Array(0..<300))
-        #expect(unreliable.count == 300)
-        #expect(server.impairmentCounters == ImpairmentCounters())
-        #expect(client.impairmentCounters == ImpairmentCounters())
-    }
 
-    @Test func fullLossDeliversNothingAndRemovalRestoresTraffic() throws {
-        let server = try makeServer()
-        let client = try makeClient()
-        let (c, _) = try establish(client, server)
-        server.setImpairment(Impairment(lossPercent: 100, seed: 5))
-        for i in 0..<50 {
-            client.send([UInt8(i)], to: c, channel: 0, delivery: .reliable)
-            client.send([UInt8(i), 1], to: c, channel: 1, delivery: .unreliable)
-            client.flush()
-        }
-        let log = EventLog(hosts: 2)
-        pump([client, server], into: log, seconds: 0.4) { _ in false }
-        #expect(log.received(1).isEmpty)
-        #expect((server.impairmentCounters?.dropped ?? 0) >= 50)
-
-        server.setImpairment(nil)
-        #expect(server.impairment == nil)
-        // ENet retransmits the reliable packets once datagrams flow again.
-        pump([client, server], into: log, seconds: 8) { $0.received(1).filter { $0.2.count == 1 }.count >= 50 }
-        #expect(log.received(1).filter { $0.2.count == 1 }.map { $0.2[0] } == (0..<50).map(UInt8.init))
-    }
-
-    @Test func twentyPercentLossOverTwoThousandUnreliablePackets() throws {
-        let server = try makeServer()
-        let client = try makeClient()
-        let (c, _) = try establish(client, server)
-        server.setImpairment(Impairment(lossPercent: 20, seed: 2024))
-        let total = 2000
-        let log = EventLog(hosts: 2)
-        for i in 0..<total {
-            // One flush per packet puts each packet in its own datagram, so datagram loss = packet loss.
-            client.send([UInt8(i & 0xFF), UInt8(i >> 8), 0xEE], to: c, channel: 0, delivery: .unreliable)
-            client.flush()
-            if i % 25 == 24 { pump([client, server], into: log, seconds: 0.005) { _ in false } }
-        }
-        pump([client, server], into: log, seconds: 1) { _ in false }
-        let delivered = log.received(1).filter { $0.2.count == 3 && $0.2[2] == 0xEE }.count
-        // Binomial(2000, 0.8): mean 1600, sd ≈ 18; the band is ±~8 sd.
-        #expect((1450...1750).contains(delivered), "delivered \(delivered) of \(total)")
-        let ids = log.received(1).filter { $0.2.count == 3 }.map { Int($0.2[0]) | Int($0.2[1]) << 8 }
-        #expect(ids == ids.sorted())  // sequenced: never out of order
-    }
-
-    @Test func latencyShiftsArrival() throws {
-        func oneWayMilliseconds(latency: Double?) throws -> Double {
+        @Test func fullLossDeliversNothingAndRemovalRestoresTraffic() throws {
             let server = try makeServer()
             let client = try makeClient()
             let (c, _) = try establish(client, server)
-            server.setImpairment(latency.map { Impairment(latencyMs: $0, seed: 3) })
+            server.setImpairment(Impairment(lossPercent: 100, seed: 5))
+            for i in 0..<50 {
+                client.send([UInt8(i)], to: c, channel: 0, delivery: .reliable)
+                client.send([UInt8(i), 1], to: c, channel: 1, delivery: .unreliable)
+                client.flush()
+            }
             let log = EventLog(hosts: 2)
-            pump([client, server], into: log, seconds: 0.05) { _ in false }
-            let start = nowSeconds()
-            client.send([1, 2, 3], to: c, channel: 0, delivery: .reliable)
+            pump([client, server], into: log, seconds: 0.4) { _ in false }
+            #expect(log.received(1).isEmpty)
+            #expect((server.impairmentCounters?.dropped ?? 0) >= 50)
+
+            server.setImpairment(nil)
+            #expect(server.impairment == nil)
+            // ENet retransmits the reliable packets once datagrams flow again.
+            pump([client, server], into: log, seconds: 8) { $0.received(1).filter { $0.2.count == 1 }.count >= 50 }
+            #expect(log.received(1).filter { $0.2.count == 1 }.map { $0.2[0] } == (0..<50).map(UInt8.init))
+        }
+
+        @Test func twentyPercentLossOverTwoThousandUnreliablePackets() throws {
+            let server = try makeServer()
+            let client = try makeClient()
+            let (c, _) = try establish(client, server)
+            server.setImpairment(Impairment(lossPercent: 20, seed: 2024))
+            let total = 2000
+            let log = EventLog(hosts: 2)
+            for i in 0..<total {
+                // One flush per packet puts each packet in its own datagram, so datagram loss = packet loss.
+                client.send([UInt8(i & 0xFF), UInt8(i >> 8), 0xEE], to: c, channel: 0, delivery: .unreliable)
+                client.flush()
+                if i % 25 == 24 { pump([client, server], into: log, seconds: 0.005) { _ in false } }
+            }
+            pump([client, server], into: log, seconds: 1) { _ in false }
+            let delivered = log.received(1).filter { $0.2.count == 3 && $0.2[2] == 0xEE }.count
+            // Binomial(2000, 0.8): mean 1600, sd ≈ 18; the band is ±~8 sd.
+            #expect((1450...1750).contains(delivered), "delivered \(delivered) of \(total)")
+            let ids = log.received(1).filter { $0.2.count == 3 }.map { Int($0.2[0]) | Int($0.2[1]) << 8 }
+            #expect(ids == ids.sorted())  // sequenced: never out of order
+        }
+
+        @Test func latencyShiftsArrival() throws {
+            func oneWayMilliseconds(latency: Double?) throws -> Double {
+                let server = try makeServer()
+                let client = try makeClient()
+                let (c, _) = try establish(client, server)
+                server.setImpairment(latency.map { Impairment(latencyMs: $0, seed: 3) })
+                let log = EventLog(hosts: 2)
+                pump([client, server], into: log, seconds: 0.05) { _ in false }
+                let start = nowSeconds()
+                client.send([1, 2, 3], to: c, channel: 0, delivery: .reliable)
+                client.flush()
+                try #require(pump([client, server], into: log, seconds: 5) { !$0.received(1).isEmpty })
+                return (nowSeconds() - start) * 1000
+            }
+            let base = try oneWayMilliseconds(latency: nil)
+            let delayed = try oneWayMilliseconds(latency: 120)
+            #expect(base < 60, "baseline \(base) ms")
+            #expect(delayed >= 118 && delayed < 1000, "delayed \(delayed) ms")
+        }
+
+        @Test func jitterReorderAndDuplicationKeepReliableDeliveryExact() throws {
+            let server = try makeServer()
+            let client = try makeClient()
+            server.setImpairment(Impairment(lossPercent: 5, latencyMs: 10, jitterMs: 8, duplicatePercent: 20, reorderPercent: 10, seed: 77))
+            client.setImpairment(Impairment(latencyMs: 5, jitterMs: 3, duplicatePercent: 10, seed: 78))
+            let (c, s) = try establish(client, server)
+            let log = EventLog(hosts: 2)
+            for i in 0..<200 {
+                client.send([UInt8(i)], to: c, channel: 0, delivery: .reliable)
+                client.send([UInt8(i), 0], to: c, channel: 1, delivery: .unsequenced)
+                client.flush()  // one datagram per pair, so datagrams really get reordered
+                if i % 10 == 9 { pump([client, server], into: log, seconds: 0.005) { _ in false } }
+            }
+            server.send([1, 1, 1], to: s, channel: 2, delivery: .reliable)
+            try #require(pump([client, server], into: log, seconds: 15) {
+                $0.received(1).filter { $0.2.count == 1 }.count >= 200 && !$0.received(0).isEmpty
+            })
+            // Re-injected datagrams keep their source address, so ENet accepts them and
+            // its own sequencing removes duplicates: every reliable packet exactly once, in order.
+            #expect(log.received(1).filter { $0.2.count == 1 }.map { $0.2[0] } == (0..<200).map(UInt8.init))
+            #expect(log.received(0).map(\.2) == [[1, 1, 1]])
+            // Jitter and reordering really reorder: unsequenced packets arrive out of order,
+            // and ENet's unsequenced window still drops the duplicates.
+            let unsequenced = log.received(1).filter { $0.2.count == 2 }.map { Int($0.2[0]) }
+            #expect(unsequenced != unsequenced.sorted())
+            #expect(Set(unsequenced).count == unsequenced.count)
+            // Wake-up datagrams are not counted as traffic.
+            #expect(server.statistics.datagramsReceived <= client.statistics.datagramsSent)
+            let counters = try #require(server.impairmentCounters)
+            #expect(counters.delayed > 0 && counters.duplicated > 0 && counters.dropped > 0 && counters.released > 0)
+            #expect(counters.overflowed == 0)
+        }
+
+        @Test func removingImpairmentDiscardsHeldDatagrams() throws {
+            let server = try makeServer()
+            let client = try makeClient()
+            let (c, _) = try establish(client, server)
+            server.setImpairment(Impairment(latencyMs: 10_000, seed: 4))
+            client.send([1], to: c, channel: 0, delivery: .unreliable)
             client.flush()
-            try #require(pump([client, server], into: log, seconds: 5) { !$0.received(1).isEmpty })
-            return (nowSeconds() - start) * 1000
+            let log = EventLog(hosts: 2)
+            pump([client, server], into: log, seconds: 0.1) { _ in false }
+            #expect(server.impairedDatagramsHeld >= 1)
+            #expect(log.received(1).isEmpty)
+            server.setImpairment(nil)
+            #expect(server.impairedDatagramsHeld == 0)
         }
-        let base = try oneWayMilliseconds(latency: nil)
-        let delayed = try oneWayMilliseconds(latency: 120)
-        #expect(base < 60, "baseline \(base) ms")
-        #expect(delayed >= 118 && delayed < 1000, "delayed \(delayed) ms")
-    }
-
-    @Test func jitterReorderAndDuplicationKeepReliableDeliveryExact() throws {
-        let server = try makeServer()
-        let client = try makeClient()
-        server.setImpairment(Impairment(lossPercent: 5, latencyMs: 10, jitterMs: 8, duplicatePercent: 20, reorderPercent: 10, seed: 77))
-        client.setImpairment(Impairment(latencyMs: 5, jitterMs: 3, duplicatePercent: 10, seed: 78))
-        let (c, s) = try establish(client, server)
-        let log = EventLog(hosts: 2)
-        for i in 0..<200 {
-            client.send([UInt8(i)], to: c, channel: 0, delivery: .reliable)
-            client.send([UInt8(i), 0], to: c, channel: 1, delivery: .unsequenced)
-            client.flush()  // one datagram per pair, so datagrams really get reordered
-            if i % 10 == 9 { pump([client, server], into: log, seconds: 0.005) { _ in false } }
-        }
-        server.send([1, 1, 1], to: s, channel: 2, delivery: .reliable)
-        try #require(pump([client, server], into: log, seconds: 15) {
-            $0.received(1).filter { $0.2.count == 1 }.count >= 200 && !$0.received(0).isEmpty
-        })
-        // Re-injected datagrams keep their source address, so ENet accepts them and
-        // its own sequencing removes duplicates: every reliable packet exactly once, in order.
-        #expect(log.received(1).filter { $0.2.count == 1 }.map { $0.2[0] } == (0..<200).map(UInt8.init))
-        #expect(log.received(0).map(\.2) == [[1, 1, 1]])
-        // Jitter and reordering really reorder: unsequenced packets arrive out of order,
-        // and ENet's unsequenced window still drops the duplicates.
-        let unsequenced = log.received(1).filter { $0.2.count == 2 }.map { Int($0.2[0]) }
-        #expect(unsequenced != unsequenced.sorted())
-        #expect(Set(unsequenced).count == unsequenced.count)
-        // Wake-up datagrams are not counted as traffic.
-        #expect(server.statistics.datagramsReceived <= client.statistics.datagramsSent)
-        let counters = try #require(server.impairmentCounters)
-        #expect(counters.delayed > 0 && counters.duplicated > 0 && counters.dropped > 0 && counters.released > 0)
-        #expect(counters.overflowed == 0)
-    }
-
-    @Test func removingImpairmentDiscardsHeldDatagrams() throws {
-        let server = try makeServer()
-        let client = try makeClient()
-        let (c, _) = try establish(client, server)
-        server.setImpairment(Impairment(latencyMs: 10_000, seed: 4))
-        client.send([1], to: c, channel: 0, delivery: .unreliable)
-        client.flush()
-        let log = EventLog(hosts: 2)
-        pump([client, server], into: log, seconds: 0.1) { _ in false }
-        #expect(server.impairedDatagramsHeld >= 1)
-        #expect(log.received(1).isEmpty)
-        server.setImpairment(nil)
-        #expect(server.impairedDatagramsHeld == 0)
     }
 }

@@ -1,12 +1,6 @@
 import Testing
 @testable import AtriumTransport
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 let loopbackAny = TransportAddress(host: "127.0.0.1", port: 0)
 
 func makeServer(peers: Int = 16, channels: Int = 4) throws -> TransportHost {

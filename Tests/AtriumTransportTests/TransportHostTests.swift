@@ -1,233 +1,238 @@
 import Testing
 @testable import AtriumTransport
 
-/// Loopback-only; serialized so timing-sensitive tests do not compete with each other for 2 cores.
-@Suite(.serialized) struct TransportHostTests {
-    @Test func connectAndAcceptCarryConnectDataAndAgreeOnIdentity() throws {
-        let server = try makeServer()
-        let client = try makeClient()
-        let handle = try client.connect(to: serverAddress(server), channelCount: 2, data: 0xDEAD_BEEF)
-        let log = EventLog(hosts: 2)
-        try #require(pump([client, server], into: log) { !$0.connected(0).isEmpty && !$0.connected(1).isEmpty })
+/// Every test that opens sockets lives under this suite: `.serialized` applies to the
+/// nested suites too, so timing-sensitive loopback tests never compete with each other.
+@Suite(.serialized) enum LoopbackNetworkTests {}
 
-        #expect(log.connected(0).map(\.0) == [handle])
-        let (serverSide, data) = log.connected(1)[0]
-        #expect(data == 0xDEAD_BEEF)
-        #expect(serverSide.connectID == handle.connectID)  // ENet uses one ID for both ends
-        #expect(server.connectedPeerCount == 1)
-        #expect(client.connectedPeerCount == 1)
-        #expect(server.address(of: serverSide) == TransportAddress(host: "127.0.0.1", port: client.localPort))
-        #expect(client.address(of: handle) == serverAddress(server))
-        #expect(client.roundTripTimeMilliseconds(handle) != nil)
-    }
+extension LoopbackNetworkTests {
+    @Suite struct TransportHostTests {
+        @Test func connectAndAcceptCarryConnectDataAndAgreeOnIdentity() throws {
+            let server = try makeServer()
+            let client = try makeClient()
+            let handle = try client.connect(to: serverAddress(server), channelCount: 2, data: 0xDEAD_BEEF)
+            let log = EventLog(hosts: 2)
+            try #require(pump([client, server], into: log) { !$0.connected(0).isEmpty && !$0.connected(1).isEmpty })
 
-    @Test func sendAndReceiveOnEveryChannelAndDeliveryMode() throws {
-        let server = try makeServer(channels: 4)
-        let client = try makeClient(channels: 4)
-        let (c, s) = try establish(client, server, channels: 4)
+            #expect(log.connected(0).map(\.0) == [handle])
+            let (serverSide, data) = log.connected(1)[0]
+            #expect(data == 0xDEAD_BEEF)
+            #expect(serverSide.connectID == handle.connectID)  // ENet uses one ID for both ends
+            #expect(server.connectedPeerCount == 1)
+            #expect(client.connectedPeerCount == 1)
+            #expect(server.address(of: serverSide) == TransportAddress(host: "127.0.0.1", port: client.localPort))
+            #expect(client.address(of: handle) == serverAddress(server))
+            #expect(client.roundTripTimeMilliseconds(handle) != nil)
+        }
 
-        let modes: [Delivery] = [.reliable, .unreliable, .unsequenced]
-        var expectedAtServer: [[UInt8]] = []
-        var expectedAtClient: [[UInt8]] = []
-        for channel in UInt8(0)..<4 {
-            for (m, mode) in modes.enumerated() {
-                for i in 0..<5 {
-                    let up = [channel, UInt8(m), UInt8(i), 0xAA]
-                    let down = [channel, UInt8(m), UInt8(i), 0x55]
-                    #expect(client.send(up, to: c, channel: channel, delivery: mode))
-                    #expect(server.send(down, to: s, channel: channel, delivery: mode))
-                    expectedAtServer.append(up)
-                    expectedAtClient.append(down)
+        @Test func sendAndReceiveOnEveryChannelAndDeliveryMode() throws {
+            let server = try makeServer(channels: 4)
+            let client = try makeClient(channels: 4)
+            let (c, s) = try establish(client, server, channels: 4)
+
+            let modes: [Delivery] = [.reliable, .unreliable, .unsequenced]
+            var expectedAtServer: [[UInt8]] = []
+            var expectedAtClient: [[UInt8]] = []
+            for channel in UInt8(0)..<4 {
+                for (m, mode) in modes.enumerated() {
+                    for i in 0..<5 {
+                        let up = [channel, UInt8(m), UInt8(i), 0xAA]
+                        let down = [channel, UInt8(m), UInt8(i), 0x55]
+                        #expect(client.send(up, to: c, channel: channel, delivery: mode))
+                        #expect(server.send(down, to: s, channel: channel, delivery: mode))
+                        expectedAtServer.append(up)
+                        expectedAtClient.append(down)
+                    }
                 }
             }
-        }
-        // Empty and fragmented payloads (reliable and unreliable fragments).
-        let big = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
-        let mid = (0..<5_000).map { UInt8(truncatingIfNeeded: $0 &* 3) }
-        #expect(client.send([], to: c, channel: 0, delivery: .reliable))
-        #expect(client.send(big, to: c, channel: 1, delivery: .reliable))
-        #expect(client.send(mid, to: c, channel: 2, delivery: .unreliable))
-        expectedAtServer += [[], big, mid]
-        // Unknown channel is refused.
-        #expect(!client.send([1], to: c, channel: 4, delivery: .reliable))
-        client.flush()
-        server.flush()
-
-        let log = EventLog(hosts: 2)
-        pump([client, server], into: log) {
-            $0.received(1).count >= expectedAtServer.count && $0.received(0).count >= expectedAtClient.count
-        }
-        let atServer = log.received(1)
-        let atClient = log.received(0)
-        #expect(atServer.allSatisfy { $0.0 == s })
-        #expect(atClient.allSatisfy { $0.0 == c })
-        #expect(Set(atServer.map(\.2)) == Set(expectedAtServer))
-        #expect(Set(atClient.map(\.2)) == Set(expectedAtClient))
-        for (_, channel, payload) in atServer + atClient where payload.count == 4 {
-            #expect(payload[0] == channel)
-        }
-        for (_, channel, payload) in atServer where payload.count > 4 {
-            #expect(channel == (payload == big ? 1 : 2))
-        }
-        // Reliable packets of one channel arrive in order.
-        for channel in UInt8(0)..<4 {
-            let reliable = atServer.filter { $0.1 == channel && $0.2.count == 4 && $0.2[1] == 0 }.map { $0.2[2] }
-            #expect(reliable == [0, 1, 2, 3, 4])
-        }
-    }
-
-    @Test func gracefulDisconnectReportsBothSidesWithData() throws {
-        let server = try makeServer()
-        let client = try makeClient()
-        let (c, s) = try establish(client, server)
-        client.disconnect(c, data: 77)
-        let log = EventLog(hosts: 2)
-        try #require(pump([client, server], into: log) { !$0.disconnected(0).isEmpty && !$0.disconnected(1).isEmpty })
-        #expect(log.disconnected(1).map(\.0) == [s])
-        #expect(log.disconnected(1).map(\.1) == [77])
-        #expect(log.disconnected(0).map(\.0) == [c])
-        #expect(server.connectedPeerCount == 0 && client.connectedPeerCount == 0)
-
-        // Server-initiated, and disconnectLater after queued data.
-        let (c2, s2) = try establish(client, server)
-        #expect(server.send([9, 9, 9], to: s2, channel: 0, delivery: .reliable))
-        server.disconnectLater(s2, data: 123)
-        let log2 = EventLog(hosts: 2)
-        try #require(pump([client, server], into: log2) { !$0.disconnected(0).isEmpty && !$0.disconnected(1).isEmpty })
-        #expect(log2.received(0).map(\.2) == [[9, 9, 9]])
-        #expect(log2.disconnected(0).map(\.0) == [c2])
-        #expect(log2.disconnected(0).map(\.1) == [123])
-        #expect(log2.disconnected(1).map(\.0) == [s2])
-    }
-
-    @Test func disconnectNowNotifiesOnlyTheRemoteSide() throws {
-        let server = try makeServer()
-        let client = try makeClient()
-        let (c, s) = try establish(client, server)
-        server.disconnectNow(s, data: 5)
-        #expect(!server.send([1], to: s, channel: 0, delivery: .reliable))  // handle forgotten at once
-        let log = EventLog(hosts: 2)
-        try #require(pump([client, server], into: log) { !$0.disconnected(0).isEmpty })
-        #expect(log.disconnected(0).map(\.0) == [c])
-        #expect(log.disconnected(0).map(\.1) == [5])
-        pump([client, server], into: log, seconds: 0.1) { _ in false }
-        #expect(log.disconnected(1).isEmpty)
-    }
-
-    @Test func staleHandleNeverTouchesTheReusedPeer() throws {
-        let server = try makeServer(peers: 1)
-        let client = try makeClient(peers: 1)
-        let (oldC, oldS) = try establish(client, server)
-        client.disconnect(oldC, data: 0)
-        let log = EventLog(hosts: 2)
-        try #require(pump([client, server], into: log) { !$0.disconnected(0).isEmpty && !$0.disconnected(1).isEmpty })
-
-        // With one slot per host, the new connection must reuse slot 0 on both sides.
-        let (newC, newS) = try establish(client, server)
-        #expect(newC.slot == oldC.slot && newS.slot == oldS.slot)
-        #expect(newC.connectID != oldC.connectID)
-
-        #expect(!server.send([1], to: oldS, channel: 0, delivery: .reliable))
-        #expect(server.address(of: oldS) == nil)
-        #expect(server.roundTripTimeMilliseconds(oldS) == nil)
-        server.setTimeout(oldS, limit: 1, minimumMilliseconds: 1, maximumMilliseconds: 1)
-        server.disconnect(oldS, data: 1)
-        server.disconnectLater(oldS, data: 1)
-        server.disconnectNow(oldS, data: 1)
-        client.disconnectNow(oldC, data: 1)
-
-        #expect(server.send([42], to: newS, channel: 0, delivery: .reliable))
-        let log2 = EventLog(hosts: 2)
-        pump([client, server], into: log2, seconds: 3) { !$0.received(0).isEmpty }
-        #expect(log2.received(0).map(\.2) == [[42]])
-        #expect(log2.disconnected(0).isEmpty && log2.disconnected(1).isEmpty)
-        #expect(server.connectedPeerCount == 1)
-    }
-
-    @Test func statisticsCountDatagramsAndBytesCumulatively() throws {
-        let server = try makeServer()
-        let client = try makeClient()
-        let (c, _) = try establish(client, server)
-        let before = server.statistics
-        #expect(before.datagramsReceived > 0)
-        for i in 0..<20 {
-            client.send([UInt8](repeating: UInt8(i), count: 100), to: c, channel: 0, delivery: .unreliable)
+            // Empty and fragmented payloads (reliable and unreliable fragments).
+            let big = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            let mid = (0..<5_000).map { UInt8(truncatingIfNeeded: $0 &* 3) }
+            #expect(client.send([], to: c, channel: 0, delivery: .reliable))
+            #expect(client.send(big, to: c, channel: 1, delivery: .reliable))
+            #expect(client.send(mid, to: c, channel: 2, delivery: .unreliable))
+            expectedAtServer += [[], big, mid]
+            // Unknown channel is refused.
+            #expect(!client.send([1], to: c, channel: 4, delivery: .reliable))
             client.flush()
+            server.flush()
+
+            let log = EventLog(hosts: 2)
+            pump([client, server], into: log) {
+                $0.received(1).count >= expectedAtServer.count && $0.received(0).count >= expectedAtClient.count
+            }
+            let atServer = log.received(1)
+            let atClient = log.received(0)
+            #expect(atServer.allSatisfy { $0.0 == s })
+            #expect(atClient.allSatisfy { $0.0 == c })
+            #expect(Set(atServer.map(\.2)) == Set(expectedAtServer))
+            #expect(Set(atClient.map(\.2)) == Set(expectedAtClient))
+            for (_, channel, payload) in atServer + atClient where payload.count == 4 {
+                #expect(payload[0] == channel)
+            }
+            for (_, channel, payload) in atServer where payload.count > 4 {
+                #expect(channel == (payload == big ? 1 : 2))
+            }
+            // Reliable packets of one channel arrive in order.
+            for channel in UInt8(0)..<4 {
+                let reliable = atServer.filter { $0.1 == channel && $0.2.count == 4 && $0.2[1] == 0 }.map { $0.2[2] }
+                #expect(reliable == [0, 1, 2, 3, 4])
+            }
         }
-        let log = EventLog(hosts: 2)
-        pump([client, server], into: log) { $0.received(1).count >= 20 }
-        let serverStats = server.statistics
-        let clientStats = client.statistics
-        #expect(serverStats.datagramsReceived >= before.datagramsReceived + 20)
-        #expect(serverStats.bytesReceived >= before.bytesReceived + 2000)
-        #expect(clientStats.datagramsSent >= 20 && clientStats.bytesSent >= 2000)
-        #expect(serverStats.datagramsReceived <= clientStats.datagramsSent)
-        // Cumulative: a second read never goes backwards.
-        let again = server.statistics
-        #expect(again.datagramsReceived >= serverStats.datagramsReceived)
-        #expect(again.bytesReceived >= serverStats.bytesReceived)
-    }
 
-    @Test func twoHundredPeersFromOneClientHost() throws {
-        let count = 200
-        let server = try makeServer(peers: 256, channels: 1)
-        let client = try makeClient(peers: count, channels: 1)
-        var handles: [PeerHandle] = []
-        for i in 0..<count {
-            handles.append(try client.connect(to: serverAddress(server), channelCount: 1, data: UInt32(i)))
+        @Test func gracefulDisconnectReportsBothSidesWithData() throws {
+            let server = try makeServer()
+            let client = try makeClient()
+            let (c, s) = try establish(client, server)
+            client.disconnect(c, data: 77)
+            let log = EventLog(hosts: 2)
+            try #require(pump([client, server], into: log) { !$0.disconnected(0).isEmpty && !$0.disconnected(1).isEmpty })
+            #expect(log.disconnected(1).map(\.0) == [s])
+            #expect(log.disconnected(1).map(\.1) == [77])
+            #expect(log.disconnected(0).map(\.0) == [c])
+            #expect(server.connectedPeerCount == 0 && client.connectedPeerCount == 0)
+
+            // Server-initiated, and disconnectLater after queued data.
+            let (c2, s2) = try establish(client, server)
+            #expect(server.send([9, 9, 9], to: s2, channel: 0, delivery: .reliable))
+            server.disconnectLater(s2, data: 123)
+            let log2 = EventLog(hosts: 2)
+            try #require(pump([client, server], into: log2) { !$0.disconnected(0).isEmpty && !$0.disconnected(1).isEmpty })
+            #expect(log2.received(0).map(\.2) == [[9, 9, 9]])
+            #expect(log2.disconnected(0).map(\.0) == [c2])
+            #expect(log2.disconnected(0).map(\.1) == [123])
+            #expect(log2.disconnected(1).map(\.0) == [s2])
         }
-        #expect(throws: TransportError.self) { _ = try client.connect(to: serverAddress(server), channelCount: 1) }
-        let log = EventLog(hosts: 2)
-        try #require(pump([client, server], into: log, seconds: 20) {
-            $0.connected(0).count == count && $0.connected(1).count == count
-        })
-        #expect(Set(log.connected(1).map(\.1)) == Set((0..<count).map(UInt32.init)))
-        #expect(Set(log.connected(0).map(\.0)) == Set(handles))
-        #expect(server.connectedPeerCount == count)
 
-        for (i, handle) in handles.enumerated() {
-            #expect(client.send([UInt8(i & 0xFF), UInt8(i >> 8)], to: handle, channel: 0, delivery: .reliable))
+        @Test func disconnectNowNotifiesOnlyTheRemoteSide() throws {
+            let server = try makeServer()
+            let client = try makeClient()
+            let (c, s) = try establish(client, server)
+            server.disconnectNow(s, data: 5)
+            #expect(!server.send([1], to: s, channel: 0, delivery: .reliable))  // handle forgotten at once
+            let log = EventLog(hosts: 2)
+            try #require(pump([client, server], into: log) { !$0.disconnected(0).isEmpty })
+            #expect(log.disconnected(0).map(\.0) == [c])
+            #expect(log.disconnected(0).map(\.1) == [5])
+            pump([client, server], into: log, seconds: 0.1) { _ in false }
+            #expect(log.disconnected(1).isEmpty)
         }
-        try #require(pump([client, server], into: log, seconds: 20) { $0.received(1).count == count })
-        // Each server-side peer delivered exactly the index its connect data named.
-        let dataByPeer = Dictionary(uniqueKeysWithValues: log.connected(1).map { ($0.0, $0.1) })
-        for (peer, _, payload) in log.received(1) {
-            #expect(dataByPeer[peer] == UInt32(payload[0]) | UInt32(payload[1]) << 8)
+
+        @Test func staleHandleNeverTouchesTheReusedPeer() throws {
+            let server = try makeServer(peers: 1)
+            let client = try makeClient(peers: 1)
+            let (oldC, oldS) = try establish(client, server)
+            client.disconnect(oldC, data: 0)
+            let log = EventLog(hosts: 2)
+            try #require(pump([client, server], into: log) { !$0.disconnected(0).isEmpty && !$0.disconnected(1).isEmpty })
+
+            // With one slot per host, the new connection must reuse slot 0 on both sides.
+            let (newC, newS) = try establish(client, server)
+            #expect(newC.slot == oldC.slot && newS.slot == oldS.slot)
+            #expect(newC.connectID != oldC.connectID)
+
+            #expect(!server.send([1], to: oldS, channel: 0, delivery: .reliable))
+            #expect(server.address(of: oldS) == nil)
+            #expect(server.roundTripTimeMilliseconds(oldS) == nil)
+            server.setTimeout(oldS, limit: 1, minimumMilliseconds: 1, maximumMilliseconds: 1)
+            server.disconnect(oldS, data: 1)
+            server.disconnectLater(oldS, data: 1)
+            server.disconnectNow(oldS, data: 1)
+            client.disconnectNow(oldC, data: 1)
+
+            #expect(server.send([42], to: newS, channel: 0, delivery: .reliable))
+            let log2 = EventLog(hosts: 2)
+            pump([client, server], into: log2, seconds: 3) { !$0.received(0).isEmpty }
+            #expect(log2.received(0).map(\.2) == [[42]])
+            #expect(log2.disconnected(0).isEmpty && log2.disconnected(1).isEmpty)
+            #expect(server.connectedPeerCount == 1)
         }
-    }
 
-    @Test func serviceReturnsNilAfterTheTimeout() throws {
-        let host = try makeServer()
-        let start = nowSeconds()
-        #expect(host.service(timeoutMilliseconds: 60) == nil)
-        let elapsed = nowSeconds() - start
-        #expect(elapsed >= 0.055 && elapsed < 2)
-        #expect(host.poll() == nil)
-    }
+        @Test func statisticsCountDatagramsAndBytesCumulatively() throws {
+            let server = try makeServer()
+            let client = try makeClient()
+            let (c, _) = try establish(client, server)
+            let before = server.statistics
+            #expect(before.datagramsReceived > 0)
+            for i in 0..<20 {
+                client.send([UInt8](repeating: UInt8(i), count: 100), to: c, channel: 0, delivery: .unreliable)
+                client.flush()
+            }
+            let log = EventLog(hosts: 2)
+            pump([client, server], into: log) { $0.received(1).count >= 20 }
+            let serverStats = server.statistics
+            let clientStats = client.statistics
+            #expect(serverStats.datagramsReceived >= before.datagramsReceived + 20)
+            #expect(serverStats.bytesReceived >= before.bytesReceived + 2000)
+            #expect(clientStats.datagramsSent >= 20 && clientStats.bytesSent >= 2000)
+            #expect(serverStats.datagramsReceived <= clientStats.datagramsSent)
+            // Cumulative: a second read never goes backwards.
+            let again = server.statistics
+            #expect(again.datagramsReceived >= serverStats.datagramsReceived)
+            #expect(again.bytesReceived >= serverStats.bytesReceived)
+        }
 
-    @Test func maximumPacketSizeIsEnforcedAndSettable() throws {
-        let server = try makeServer()
-        let client = try makeClient()
-        let (c, _) = try establish(client, server)
-        #expect(client.maximumPacketSize > 1_000_000)
-        client.maximumPacketSize = 100
-        #expect(client.maximumPacketSize == 100)
-        #expect(client.send([UInt8](repeating: 1, count: 100), to: c, channel: 0, delivery: .reliable))
-        #expect(!client.send([UInt8](repeating: 1, count: 101), to: c, channel: 0, delivery: .reliable))
-        client.maximumWaitingData = 4096
-        #expect(client.maximumWaitingData == 4096)
-    }
+        @Test func twoHundredPeersFromOneClientHost() throws {
+            let count = 200
+            let server = try makeServer(peers: 256, channels: 1)
+            let client = try makeClient(peers: count, channels: 1)
+            var handles: [PeerHandle] = []
+            for i in 0..<count {
+                handles.append(try client.connect(to: serverAddress(server), channelCount: 1, data: UInt32(i)))
+            }
+            #expect(throws: TransportError.self) { _ = try client.connect(to: serverAddress(server), channelCount: 1) }
+            let log = EventLog(hosts: 2)
+            try #require(pump([client, server], into: log, seconds: 20) {
+                $0.connected(0).count == count && $0.connected(1).count == count
+            })
+            #expect(Set(log.connected(1).map(\.1)) == Set((0..<count).map(UInt32.init)))
+            #expect(Set(log.connected(0).map(\.0)) == Set(handles))
+            #expect(server.connectedPeerCount == count)
 
-    @Test func connectionToNothingTimesOutAsDisconnect() throws {
-        // A port nobody listens on: bind a host, read its port, then destroy it.
-        var port: UInt16 = 0
-        do { port = try makeServer().localPort }
-        let client = try makeClient()
-        let handle = try client.connect(to: TransportAddress(host: "127.0.0.1", port: port), channelCount: 1)
-        client.setTimeout(handle, limit: 1, minimumMilliseconds: 200, maximumMilliseconds: 400)
-        let log = EventLog(hosts: 1)
-        try #require(pump([client], into: log, seconds: 10) { !$0.disconnected(0).isEmpty })
-        #expect(log.disconnected(0).map(\.0) == [handle])
-        #expect(log.connected(0).isEmpty)
+            for (i, handle) in handles.enumerated() {
+                #expect(client.send([UInt8(i & 0xFF), UInt8(i >> 8)], to: handle, channel: 0, delivery: .reliable))
+            }
+            try #require(pump([client, server], into: log, seconds: 20) { $0.received(1).count == count })
+            // Each server-side peer delivered exactly the index its connect data named.
+            let dataByPeer = Dictionary(uniqueKeysWithValues: log.connected(1).map { ($0.0, $0.1) })
+            for (peer, _, payload) in log.received(1) {
+                #expect(dataByPeer[peer] == UInt32(payload[0]) | UInt32(payload[1]) << 8)
+            }
+        }
+
+        @Test func serviceReturnsNilAfterTheTimeout() throws {
+            let host = try makeServer()
+            let start = nowSeconds()
+            #expect(host.service(timeoutMilliseconds: 60) == nil)
+            let elapsed = nowSeconds() - start
+            #expect(elapsed >= 0.055 && elapsed < 2)
+            #expect(host.poll() == nil)
+        }
+
+        @Test func maximumPacketSizeIsEnforcedAndSettable() throws {
+            let server = try makeServer()
+            let client = try makeClient()
+            let (c, _) = try establish(client, server)
+            #expect(client.maximumPacketSize > 1_000_000)
+            client.maximumPacketSize = 100
+            #expect(client.maximumPacketSize == 100)
+            #expect(client.send([UInt8](repeating: 1, count: 100), to: c, channel: 0, delivery: .reliable))
+            #expect(!client.send([UInt8](repeating: 1, count: 101), to: c, channel: 0, delivery: .reliable))
+            client.maximumWaitingData = 4096
+            #expect(client.maximumWaitingData == 4096)
+        }
+
+        @Test func connectionToNothingTimesOutAsDisconnect() throws {
+            // A port nobody listens on: bind a host, read its port, then destroy it.
+            var port: UInt16 = 0
+            do { port = try makeServer().localPort }
+            let client = try makeClient()
+            let handle = try client.connect(to: TransportAddress(host: "127.0.0.1", port: port), channelCount: 1)
+            client.setTimeout(handle, limit: 1, minimumMilliseconds: 200, maximumMilliseconds: 400)
+            let log = EventLog(hosts: 1)
+            try #require(pump([client], into: log, seconds: 10) { !$0.disconnected(0).isEmpty })
+            #expect(log.disconnected(0).map(\.0) == [handle])
+            #expect(log.connected(0).isEmpty)
+        }
     }
 }

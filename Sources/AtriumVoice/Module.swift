@@ -1,1 +1,0 @@
-// AtriumVoice: filled in by its owner; see docs/ARCHITECTURE.md.
