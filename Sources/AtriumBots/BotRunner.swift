@@ -1,3 +1,4 @@
+import AtriumBehaviours
 import AtriumClient
 import AtriumTransport
 import AtriumWire

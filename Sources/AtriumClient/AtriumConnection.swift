@@ -3,6 +3,7 @@ import AtriumWire
 
 public struct ConnectionError: Error, CustomStringConvertible, Sendable {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// One client over its own ENet host: connect, join, send poses, receive state. Driven by its owner's

@@ -38,7 +38,7 @@ public enum YAMLDocument {
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw translate(error, file: file)
+            throw translate(error, file: file, text: text)
         } catch {
             throw DocumentError(SourceLocation(file: file, line: 1, column: 1), "cannot read YAML: \(error)")
         }
@@ -49,15 +49,32 @@ public enum YAMLDocument {
         return YAMLValue(node: root, file: file, path: "")
     }
 
-    private static func translate(_ error: YamlError, file: String) -> DocumentError {
+    /// The line (1-based) where `key:` appears for the second time at or after `startLine`, if it does.
+    static func secondOccurrenceLine(of key: String, in text: String, after startLine: Int) -> Int? {
+        var seen = 0
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where index + 1 >= startLine {
+            var line = Substring(raw).drop(while: { $0 == " " || $0 == "\t" })
+            if line.hasPrefix("- ") { line = line.dropFirst(2).drop(while: { $0 == " " }) }
+            for candidate in [key + ":", "\"\(key)\":", "'\(key)':"] where line.hasPrefix(candidate) {
+                seen += 1
+                if seen == 2 { return index + 1 }
+            }
+        }
+        return nil
+    }
+
+    private static func translate(_ error: YamlError, file: String, text: String) -> DocumentError {
         func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
             return DocumentError(at(mark), "YAML syntax: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return DocumentError(
-                at(context.mark), "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", "))")
+            // Yams points at the mapping; point at the repeated key instead, which is what a person must fix.
+            let line = duplicates.first.flatMap { secondOccurrenceLine(of: $0, in: text, after: context.mark.line) }
+            let location = line.map { SourceLocation(file: file, line: $0, column: 1) } ?? at(context.mark)
+            return DocumentError(location, "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", "))")
         case .reader(let problem, _, _, _):
             return DocumentError(SourceLocation(file: file, line: 1, column: 1), "cannot read text: \(problem)")
         default:

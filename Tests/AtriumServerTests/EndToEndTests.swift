@@ -58,7 +58,9 @@ extension NodeRuntime {
         #expect(bob.session.avatars[welcomeC.clientId]?.displayName == "卡罗尔")
         #expect(carol.session.avatars[welcomeA.clientId]?.role == .visitor)
 
-        // Alice moves half a metre; Bob and Carol see it within a few ticks.
+        // Alice steps half a metre (after a moment: the server enforces a speed limit since her spawn);
+        // Bob and Carol see it within a few ticks.
+        pump(all, seconds: 0.3) { false }
         let start = try #require(alice.session.avatars[welcomeA.clientId]?.latestPose)
         var moved = start
         moved.headPosition = start.headPosition + Vec3(0.5, 0, 0.2)

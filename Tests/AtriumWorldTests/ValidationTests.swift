@@ -59,8 +59,8 @@ let badWorlds: [BadWorld] = [
     BadWorld("not a mapping", "- a\n- b\n", line: 1, "expected a mapping"),
     BadWorld("YAML syntax", "id: test\nname: a: b\n", line: 2, "YAML syntax"),
     BadWorld("unknown top-level key", world(appending: ["colour: red"]), line: 12, "unknown key 'colour'"),
-    // Yams reports a duplicated key at its first occurrence.
-    BadWorld("duplicate map key", world(appending: ["name: Other"]), line: 2, "duplicate key 'name'"),
+    // Reported at the repeated key, the line a person must fix.
+    BadWorld("duplicate map key", world(appending: ["name: Other"]), line: 12, "duplicate key 'name'"),
     BadWorld("missing key", world(replacing: 6), line: 1, "missing required key 'interest_radius'"),
     BadWorld("wrong type", world(replacing: 7, with: "capacity: lots"), line: 7, "expected a whole number"),
     BadWorld("list where number expected", world(replacing: 6, with: "interest_radius: [5]"), line: 6,

@@ -3,6 +3,7 @@ import AtriumYAML
 /// A configuration value that could not be used, with the key and the source it came from.
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

@@ -51,12 +51,10 @@ public struct NodeStartError: Error, CustomStringConvertible {
 /// (through `AtriumNodeService`), by the in-process tests and by the load-test tool's local server.
 public final class NodeRuntime: Sendable {
     private let control: NodeControl
-    private let thread: Thread
     public let port: UInt16
 
-    private init(control: NodeControl, thread: Thread, port: UInt16) {
+    private init(control: NodeControl, port: UInt16) {
         self.control = control
-        self.thread = thread
         self.port = port
     }
 
@@ -72,7 +70,7 @@ public final class NodeRuntime: Sendable {
             do {
                 worker = try Worker(configuration: configuration, worlds: worlds, control: control, logger: logger)
             } catch {
-                started.fail(error.description)
+                started.fail("\(error)")
                 control.markFinished()
                 return
             }
@@ -85,7 +83,7 @@ public final class NodeRuntime: Sendable {
         thread.start()
         switch started.wait() {
         case .success(let port):
-            return NodeRuntime(control: control, thread: thread, port: port)
+            return NodeRuntime(control: control, port: port)
         case .failure(let error):
             throw error
         }

@@ -16,6 +16,8 @@ public struct NodeStatistics: Sendable, Equatable {
     public var tickOverruns: UInt64 = 0
     /// Process CPU (user + system) over the last interval, in cores (1.0 = one core busy).
     public var cpuCores: Double = 0
+    /// CPU of the worker thread alone (network and ticks), in cores.
+    public var workerCpuCores: Double = 0
     public var sessions: Int = 0
     public var worlds: [WorldLine] = []
     public var datagramsInPerSecond: Double = 0

@@ -25,7 +25,7 @@ final class Worker {
     private var overruns: UInt64 = 0
     private var tickHistogram = Histogram<UInt64>(
         lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-    private var lastPublish: (micros: UInt64, cpu: Double, stats: HostStatistics)
+    private var lastPublish: (micros: UInt64, cpu: Double, workerCPU: Double, stats: HostStatistics)
 
     init(
         configuration: ServerConfiguration, worlds: [LoadedWorld], control: NodeControl, logger: Logger
@@ -41,7 +41,7 @@ final class Worker {
         shards = worlds.map { Shard(world: $0, limits: limits, snapshotMaxBytes: configuration.snapshotMaxBytes) }
         shardIndexByWorld = Dictionary(uniqueKeysWithValues: shards.enumerated().map { ($1.id, $0) })
         startMicros = MonotonicClock.nowMicros()
-        lastPublish = (startMicros, processCPUSeconds(), HostStatistics())
+        lastPublish = (startMicros, processCPUSeconds(), 0, HostStatistics())
     }
 
     private var now: UInt64 { MonotonicClock.nowMicros() &- startMicros }
@@ -295,6 +295,7 @@ final class Worker {
 
     private func publish(at micros: UInt64) {
         let cpu = processCPUSeconds()
+        let workerCPU = threadCPUSeconds()
         let io = host.statistics
         let seconds = max(1e-6, Double(micros - lastPublish.micros) / 1e6)
         var stats = NodeStatistics()
@@ -305,6 +306,7 @@ final class Worker {
         stats.tickMillisMax = Double(tickHistogram.max) / 1000
         stats.tickOverruns = overruns
         stats.cpuCores = (cpu - lastPublish.cpu) / seconds
+        stats.workerCpuCores = (workerCPU - lastPublish.workerCPU) / seconds
         stats.sessions = sessions.count
         stats.worlds = shards.map {
             NodeStatistics.WorldLine(worldId: $0.id, avatars: $0.population, capacity: $0.world.definition.capacity)
@@ -317,7 +319,7 @@ final class Worker {
         stats.malformedMessages = malformedMessages
         stats.unexpectedMessages = unexpectedMessages
         tickHistogram.reset()
-        lastPublish = (micros, cpu, io)
+        lastPublish = (micros, cpu, workerCPU, io)
         control.publish(stats)
     }
 }
@@ -335,10 +337,18 @@ extension ShardCounters {
     }
 }
 
+/// CPU time of the calling thread, in seconds: the worker's own share, separate from anything else the
+/// process runs (the load-test tool runs a node in-process and must not count its bots as server CPU).
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
 /// User + system CPU time of the whole process, in seconds.
 func processCPUSeconds() -> Double {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
     return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
