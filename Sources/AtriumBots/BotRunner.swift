@@ -261,7 +261,8 @@ public final class BotRunner {
             let avatarId = bots[index].session.avatarId
         else { return }
         let sequence = bots[index].session.inputSequence
-        sendTimes[avatarId, default: Array(repeating: 0, count: Self.sendTimeSlots)][Int(sequence) % Self.sendTimeSlots] = now
+        if sendTimes[avatarId] == nil { sendTimes[avatarId] = Array(repeating: 0, count: Self.sendTimeSlots) }
+        sendTimes[avatarId]![Int(sequence % UInt32(Self.sendTimeSlots))] = now
         host.send(bytes, to: peer, channel: Channel.state.rawValue, delivery: .unreliable)
         if now - bots[index].lastPingMicros >= 1_000_000 {
             bots[index].lastPingMicros = now
@@ -314,36 +315,52 @@ public final class BotRunner {
     /// the time since that input was sent.
     private func observe(_ snapshot: Snapshot, by index: Int, now: UInt64) {
         let me = bots[index].session.avatarId
-        for state in snapshot.avatars {
-            if state.id == me {
-                if !bots[index].resynced, let welcome = bots[index].session.welcome {
-                    // First sight of ourselves: start walking from the spawn the server chose.
-                    bots[index].behaviour = WanderBehaviour(
-                        bounds: welcome.bounds, start: state.pose.headPosition,
-                        seed: configuration.seed &+ UInt64(index) &* 0x9E37_79B9)
-                    bots[index].resynced = true
-                }
-                continue
-            }
-            guard state.lastInputSequence != 0 else { continue }
-            let previous = bots[index].seenInputs[state.id] ?? 0
+        if !bots[index].resynced, let welcome = bots[index].session.welcome,
+            let own = snapshot.avatars.first(where: { $0.id == me })
+        {
+            // First sight of ourselves: start walking from the spawn the server chose.
+            bots[index].behaviour = WanderBehaviour(
+                bounds: welcome.bounds, start: own.pose.headPosition,
+                seed: configuration.seed &+ UInt64(index) &* 0x9E37_79B9)
+            bots[index].resynced = true
+        }
+        var seen = bots[index].seenInputs
+        var latencies: [UInt64] = []
+        for state in snapshot.avatars where state.id != me && state.lastInputSequence != 0 {
+            let previous = seen[state.id] ?? 0
             guard previous == 0 || Int32(bitPattern: state.lastInputSequence &- previous) > 0 else { continue }
-            bots[index].seenInputs[state.id] = state.lastInputSequence
-            guard previous != 0, let times = sendTimes[state.id] else { continue }
-            let sent = times[Int(state.lastInputSequence) % Self.sendTimeSlots]
-            guard sent != 0, sent <= now, now - sent < 10_000_000 else { continue }
-            _ = poseLatency.record(max(1, now - sent))
-            _ = poseWindow.record(max(1, now - sent))
+            seen[state.id] = state.lastInputSequence
+            guard previous != 0, let sent = sendTime(of: state.id, sequence: state.lastInputSequence) else { continue }
+            if sent <= now && now - sent < 10_000_000 { latencies.append(now - sent) }
+        }
+        bots[index].seenInputs = seen
+        for latency in latencies {
+            _ = poseLatency.record(max(1, latency))
+            _ = poseWindow.record(max(1, latency))
         }
     }
 
+    private func sendTime(of avatar: UInt16, sequence: UInt32) -> UInt64? {
+        guard let times = sendTimes[avatar] else { return nil }
+        let sent = times[Int(sequence % UInt32(Self.sendTimeSlots))]
+        return sent == 0 ? nil : sent
+    }
+
+    /// Leaves gracefully: ENet counts a peer as gone as soon as the disconnect is queued, so wait for the
+    /// acknowledgements (the disconnect events), bounded in time.
     private func leaveAll() {
+        var pending = 0
         for bot in bots where bot.connected {
-            if let peer = bot.peer { host.disconnect(peer, data: UInt32(ReasonCode.none.rawValue)) }
+            if let peer = bot.peer {
+                host.disconnect(peer, data: UInt32(ReasonCode.none.rawValue))
+                pending += 1
+            }
         }
+        host.flush()
         let deadline = MonotonicClock.nowMicros() + 2_000_000
-        while host.connectedPeerCount > 0 && MonotonicClock.nowMicros() < deadline {
-            _ = host.service(timeoutMilliseconds: 5)
+        while pending > 0 && MonotonicClock.nowMicros() < deadline {
+            if case .disconnected = host.service(timeoutMilliseconds: 5) { pending -= 1 }
         }
     }
+
 }
