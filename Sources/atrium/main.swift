@@ -39,6 +39,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-speed-mps"), help: "Speed limit (m/s).") var maxSpeedMps: String?
     @Option(name: .customLong("max-reach-m"), help: "Hand reach limit (m).") var maxReachM: String?
     @Option(name: .customLong("stats-interval-ms"), help: "Statistics interval.") var statsIntervalMs: String?
+    @Option(name: .customLong("max-instances-per-world"), help: "Instances a world may open.")
+    var maxInstancesPerWorld: String?
 
     var flagOverrides: [String: String] {
         let pairs: [(String, String?)] = [
@@ -46,6 +48,7 @@ struct Serve: AsyncParsableCommand {
             ("hello_timeout_ms", helloTimeoutMs), ("peer_timeout_ms", peerTimeoutMs),
             ("shutdown_grace_ms", shutdownGraceMs), ("log_level", logLevel), ("snapshot_max_bytes", snapshotMaxBytes),
             ("max_speed_mps", maxSpeedMps), ("max_reach_m", maxReachM), ("stats_interval_ms", statsIntervalMs),
+            ("max_instances_per_world", maxInstancesPerWorld),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }

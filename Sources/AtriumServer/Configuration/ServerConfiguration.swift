@@ -13,6 +13,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxSpeedMetresPerSecond: Double = 10
     public var maxReachMetres: Double = 1.0
     public var statsIntervalMs: Int = 1000
+    public var maxInstancesPerWorld: Int = 64
 
     public init() {}
 
@@ -139,6 +140,8 @@ extension ServerConfiguration {
                 summary: "Farthest a tracked hand may be from the head; farther input is dropped."),
         .integer("stats_interval_ms", \.statsIntervalMs, range: 100...60000,
                  summary: "How often the node publishes its statistics snapshot and logs a status line."),
+        .integer("max_instances_per_world", \.maxInstancesPerWorld, range: 1...1000,
+                 summary: "When every instance of a world is full, a new one opens, up to this many."),
     ]
 }
 

@@ -2,6 +2,8 @@
 public struct NodeStatistics: Sendable, Equatable {
     public struct WorldLine: Sendable, Equatable {
         public var worldId: String
+        /// 1 for the first instance of a world; more open as instances fill.
+        public var instance: Int
         public var avatars: Int
         public var capacity: Int
     }

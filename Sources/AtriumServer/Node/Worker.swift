@@ -13,8 +13,12 @@ import Glibc
 final class Worker {
     let configuration: ServerConfiguration
     let host: TransportHost
-    let shards: [Shard]
-    let shardIndexByWorld: [String: Int]
+    /// Every running instance; sessions refer to shards by index here, so instances are never removed.
+    private(set) var shards: [Shard] = []
+    /// World id → indices of its instances in `shards`, in creation order.
+    private var instancesByWorld: [String: [Int]] = [:]
+    private let worldsById: [String: LoadedWorld]
+    private let limits: MovementLimits
     let control: NodeControl
     var logger: Logger
     private var sessions: [PeerHandle: Session] = [:]
@@ -36,15 +40,39 @@ final class Worker {
         host = try TransportHost(
             bindTo: TransportAddress(host: configuration.bindAddress, port: UInt16(configuration.port)),
             peerLimit: configuration.maxClients, channelLimit: Channel.count)
-        let limits = MovementLimits(
+        limits = MovementLimits(
             maxSpeed: Float(configuration.maxSpeedMetresPerSecond), maxReach: Float(configuration.maxReachMetres))
-        shards = worlds.map { Shard(world: $0, limits: limits, snapshotMaxBytes: configuration.snapshotMaxBytes) }
-        shardIndexByWorld = Dictionary(uniqueKeysWithValues: shards.enumerated().map { ($1.id, $0) })
+        worldsById = Dictionary(uniqueKeysWithValues: worlds.map { ($0.definition.id, $0) })
+        // One tick rate per worker: the fastest world's.
+        tickRate = worlds.map(\.definition.tickRate).max() ?? 30
         startMicros = MonotonicClock.nowMicros()
         lastPublish = (startMicros, processCPUSeconds(), 0, HostStatistics())
+        for world in worlds { _ = openInstance(of: world) }
     }
 
+    private let tickRate: Int
+
     private var now: UInt64 { MonotonicClock.nowMicros() &- startMicros }
+
+    /// Starts a new instance of `world` and returns its index in `shards`.
+    private func openInstance(of world: LoadedWorld) -> Int {
+        let id = world.definition.id
+        let instance = (instancesByWorld[id]?.count ?? 0) + 1
+        shards.append(
+            Shard(world: world, instance: instance, limits: limits, snapshotMaxBytes: configuration.snapshotMaxBytes))
+        instancesByWorld[id, default: []].append(shards.count - 1)
+        return shards.count - 1
+    }
+
+    /// The instance a joiner goes to: the first one with room, or a new one while the per-world limit allows.
+    private func instanceWithRoom(for worldId: String) -> Int? {
+        guard let indices = instancesByWorld[worldId], let world = worldsById[worldId] else { return nil }
+        if let open = indices.first(where: { !shards[$0].isFull }) { return open }
+        guard indices.count < configuration.maxInstancesPerWorld else { return nil }
+        let index = openInstance(of: world)
+        logger.info("instance opened", metadata: ["world": "\(worldId)", "instance": "\(shards[index].instance)"])
+        return index
+    }
 
     private var outbox: Outbox {
         let host = self.host
@@ -57,8 +85,6 @@ final class Worker {
 
     /// Runs ticks until a stop is requested, then closes every session and returns.
     func run() {
-        // One tick rate per worker: the fastest world's. Each shard ticks on this cadence.
-        let tickRate = shards.map(\.world.definition.tickRate).max() ?? 30
         let period = UInt64(1_000_000 / max(1, tickRate))
         var deadline = MonotonicClock.nowMicros() + period
         while !control.stopRequested {
@@ -129,7 +155,7 @@ final class Worker {
                 let reason = ReasonCode(rawValue: UInt8(clamping: data)) ?? .none
                 shards[shardIndex].remove(avatarId, reason: reason == .none && silent ? .timeout : reason, outbox: outbox)
                 logger.info(
-                    "left", metadata: ["peer": "\(session.logName)", "world": "\(shards[shardIndex].id)"])
+                    "left", metadata: ["peer": "\(session.logName)", "world": "\(shards[shardIndex].label)"])
             }
         case .received(let peer, _, let payload):
             guard var session = sessions[peer] else { return }
@@ -195,15 +221,19 @@ final class Worker {
             deny(peer, reason: .versionMismatch, detail: "server speaks protocol \(ProtocolVersion.supported)")
             return
         }
-        guard let shardIndex = shardIndexByWorld[hello.worldId] else {
+        guard let world = worldsById[hello.worldId] else {
             deny(peer, reason: .unknownWorld, detail: "no world '\(hello.worldId)' on this node")
             return
         }
-        let shard = shards[shardIndex]
-        guard shard.world.definition.allowedRoles.contains(hello.requestedRole) else {
-            deny(peer, reason: .roleNotAllowed, detail: "role \(hello.requestedRole.name) is not allowed in \(shard.id)")
+        guard world.definition.allowedRoles.contains(hello.requestedRole) else {
+            deny(peer, reason: .roleNotAllowed, detail: "role \(hello.requestedRole.name) is not allowed in \(world.definition.id)")
             return
         }
+        guard let shardIndex = instanceWithRoom(for: hello.worldId) else {
+            deny(peer, reason: .worldFull, detail: "every instance of \(hello.worldId) is at capacity")
+            return
+        }
+        let shard = shards[shardIndex]
         guard let avatar = shard.admit(
             peer: peer, displayName: hello.displayName, role: hello.requestedRole, version: version,
             nowMicros: now, outbox: outbox)
@@ -218,7 +248,7 @@ final class Worker {
         logger.info(
             "joined",
             metadata: [
-                "peer": "\(session.logName)", "world": "\(shard.id)", "avatar": "\(avatar.id)",
+                "peer": "\(session.logName)", "world": "\(shard.label)", "avatar": "\(avatar.id)",
                 "role": "\(hello.requestedRole.name)",
             ])
     }
@@ -309,7 +339,8 @@ final class Worker {
         stats.workerCpuCores = (workerCPU - lastPublish.workerCPU) / seconds
         stats.sessions = sessions.count
         stats.worlds = shards.map {
-            NodeStatistics.WorldLine(worldId: $0.id, avatars: $0.population, capacity: $0.world.definition.capacity)
+            NodeStatistics.WorldLine(
+                worldId: $0.id, instance: $0.instance, avatars: $0.population, capacity: $0.world.definition.capacity)
         }
         stats.datagramsInPerSecond = Double(io.datagramsReceived - lastPublish.stats.datagramsReceived) / seconds
         stats.datagramsOutPerSecond = Double(io.datagramsSent - lastPublish.stats.datagramsSent) / seconds

@@ -78,8 +78,12 @@ final class Shard {
     private var sequence: UInt32 = 0
     var counters = ShardCounters()
 
-    init(world: LoadedWorld, limits: MovementLimits, snapshotMaxBytes: Int) {
+    /// 1-based instance number among the shards of the same world.
+    let instance: Int
+
+    init(world: LoadedWorld, instance: Int = 1, limits: MovementLimits, snapshotMaxBytes: Int) {
         self.world = world
+        self.instance = instance
         self.codec = PoseCodec(bounds: world.definition.bounds)
         self.validator = MovementValidator(bounds: world.definition.bounds, limits: limits)
         self.maxReach = limits.maxReach
@@ -87,6 +91,8 @@ final class Shard {
     }
 
     var id: String { world.definition.id }
+    /// `classroom#3`: the world and the instance, for logs.
+    var label: String { "\(id)#\(instance)" }
     var population: Int { avatars.count }
     var isFull: Bool { avatars.count >= world.definition.capacity }
 
