@@ -8,6 +8,8 @@ public enum ClientEvent: Equatable, Sendable {
     case avatarLeft(AvatarLeft)
     /// One snapshot part was applied.
     case snapshot(Snapshot)
+    /// A snapshot part acknowledged from its header alone (`receiveHeaderOnly`).
+    case snapshotHeader(sequence: UInt32, partIndex: UInt8)
     case chat(ChatRelay)
     /// A PONG; the round trip it measured.
     case pong(roundTripMicros: UInt64)
@@ -197,11 +199,34 @@ public struct ClientSession: Sendable {
         }
     }
 
-    private mutating func apply(_ snapshot: Snapshot) {
-        snapshotsReceived += 1
-        if newestSnapshot == 0 || Int32(bitPattern: snapshot.sequence &- newestSnapshot) > 0 {
-            newestSnapshot = snapshot.sequence
+    /// For load bots that do not need the world state: snapshots are acknowledged from their header alone
+    /// (the server cannot tell the difference), everything else is decoded as usual.
+    public mutating func receiveHeaderOnly(_ payload: [UInt8], nowMicros: UInt64) -> ClientEvent {
+        guard phase == .joined, payload.first == MessageType.snapshot.rawValue else {
+            return receive(payload, nowMicros: nowMicros)
         }
+        // SNAPSHOT header: type u8, sequence u32, serverTime u64, baseline u32, partIndex u8 (PROTOCOL.md §7).
+        var reader = BitReader(payload)
+        do {
+            _ = try reader.readU8()
+            let sequence = try reader.readU32()
+            _ = try reader.readU64()
+            _ = try reader.readU32()
+            let partIndex = try reader.readU8()
+            noteSnapshot(sequence)
+            return .snapshotHeader(sequence: sequence, partIndex: partIndex)
+        } catch {
+            return .undecodable(error)
+        }
+    }
+
+    private mutating func noteSnapshot(_ sequence: UInt32) {
+        snapshotsReceived += 1
+        if newestSnapshot == 0 || Int32(bitPattern: sequence &- newestSnapshot) > 0 { newestSnapshot = sequence }
+    }
+
+    private mutating func apply(_ snapshot: Snapshot) {
+        noteSnapshot(snapshot.sequence)
         for state in snapshot.avatars {
             // Control and state are separate streams: an entry may precede its AVATAR_JOINED or follow its
             // AVATAR_LEFT. Either way it is not (or no longer) a known avatar, so it is ignored.
