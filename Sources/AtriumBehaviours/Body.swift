@@ -80,6 +80,9 @@ struct Body: Sendable {
     static let maxReach: Float = 0.88
     /// Largest head movement between two poses, whatever the gap.
     static let maxJump: Float = 0.95
+    /// Hands tilt slightly outwards.
+    static let rollLeft = Quat(axis: Vec3(0, 0, 1), angle: -0.15)
+    static let rollRight = Quat(axis: Vec3(0, 0, 1), angle: 0.15)
 
     init(floor: Float, standHeight: Float, seatHeight: Float, bounds: WorldBounds, safe: Rect, start: Vec3,
          heading: Float, random: inout SeededRandom) {
@@ -173,10 +176,11 @@ struct Body: Sendable {
         let sideSway = walkBlend * 0.012 * sinf(stepPhase)
         let idle = (1 - walkBlend) * lerp(1, 0.5, seated)
         let right = P2(cosf(heading), -sinf(heading))
-        let offset = Vec3(
-            right.x * sideSway + idle * 0.012 * wave(0.37, phase.0),
-            bob + idle * 0.004 * wave(0.83, phase.1),
-            right.z * sideSway + idle * 0.012 * wave(0.29, phase.2))
+        var offset = Vec3(right.x * sideSway, bob, right.z * sideSway)
+        if idle > 0 {
+            offset = offset
+                + Vec3(0.012 * wave(0.37, phase.0), 0.004 * wave(0.83, phase.1), 0.012 * wave(0.29, phase.2)) * idle
+        }
         var head = Vec3(position.x + offset.x, floor + height + offset.y, position.z + offset.z)
         if let last = lastHead {
             let jump = head - last
@@ -207,21 +211,26 @@ struct Body: Sendable {
         desiredYaw = heading + clamp(wrapAngle(desiredYaw - heading), -1.3, 1.3)
         headYaw = turn(headYaw, towards: desiredYaw, gain: 6, maxRate: 3.5, dt: dt)
         headPitch = approach(headPitch, headPitch + (desiredPitch - headPitch) * min(1, 8 * dt), 2.5 * dt)
-        let headRotation = (Quat.yaw(headYaw) * Quat(axis: Vec3(1, 0, 0), angle: headPitch)).normalized
+        let headRotation = yawPitch(headYaw, headPitch)
 
         // Hands, in the body's frame (x right, y up, −z forward), relative to the head.
-        let body = Quat.yaw(heading)
+        // Turning a body-frame offset by the heading: x' = x cos h + z sin h, z' = −x sin h + z cos h.
+        let cosHeading = right.x
+        let sinHeading = -right.z
         let swing = walkBlend * 0.16 * sinf(stepPhase)
         func hand(_ side: Float, _ p0: Float, _ p1: Float) -> HandPose {
             let relaxed = Vec3(0.21 * side, -0.62, -0.06 + swing * side)
             let lap = Vec3(0.13 * side, -0.52, -0.30)
             let base = Vec3.lerp(relaxed, lap, seated)
-            let standingGesture = Vec3(
-                (0.26 + 0.06 * wave(1.7, p0)) * side, -0.30 + 0.08 * wave(2.3, p1),
-                -0.34 + 0.07 * wave(1.3, p0 + p1))
-            let seatedGesture = Vec3(
-                (0.18 + 0.04 * wave(1.5, p0)) * side, -0.40 + 0.05 * wave(2.1, p1), -0.34)
-            var local = Vec3.lerp(base, Vec3.lerp(standingGesture, seatedGesture, seated), gesture)
+            var local = base
+            if gesture > 0 {
+                let standingGesture = Vec3(
+                    (0.26 + 0.06 * wave(1.7, p0)) * side, -0.30 + 0.08 * wave(2.3, p1),
+                    -0.34 + 0.07 * wave(1.3, p0 + p1))
+                let seatedGesture = Vec3(
+                    (0.18 + 0.04 * wave(1.5, p0)) * side, -0.40 + 0.05 * wave(2.1, p1), -0.34)
+                local = Vec3.lerp(base, Vec3.lerp(standingGesture, seatedGesture, seated), gesture)
+            }
             var pitch = lerp(lerp(-0.2 + swing * side * 2, -0.9, seated), -0.6, gesture)
             if side > 0 && raise > 0 {
                 local = Vec3.lerp(local, Vec3(0.16, 0.30, -0.08), raise)
@@ -229,9 +238,10 @@ struct Body: Sendable {
             }
             let length = local.length
             if length > Self.maxReach { local = local * (Self.maxReach / length) }
-            let rotation = (body * Quat(axis: Vec3(1, 0, 0), angle: pitch) * Quat(axis: Vec3(0, 0, 1), angle: 0.15 * side))
-                .normalized
-            return HandPose(position: bounds.clamp(head + body.rotate(local)), rotation: rotation)
+            let rotation = multiply(yawPitch(heading, pitch), side > 0 ? Self.rollRight : Self.rollLeft)
+            let world = Vec3(
+                local.x * cosHeading + local.z * sinHeading, local.y, -local.x * sinHeading + local.z * cosHeading)
+            return HandPose(position: bounds.clamp(head + world), rotation: rotation)
         }
         let pose = AvatarPose(
             headPosition: head, headRotation: headRotation, leftHand: hand(-1, phase.7, phase.0),

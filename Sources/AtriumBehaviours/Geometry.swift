@@ -36,10 +36,33 @@ func yawFacing(_ dx: Float, _ dz: Float) -> Float { atan2f(-dx, -dz) }
 /// The same angle in −π…π.
 @inline(__always)
 func wrapAngle(_ a: Float) -> Float {
-    var r = a.truncatingRemainder(dividingBy: 2 * .pi)
-    if r > .pi { r -= 2 * .pi }
-    if r < -.pi { r += 2 * .pi }
+    var r = a
+    if r > .pi || r < -.pi {
+        if abs(r) > 3 * .pi { r = r.truncatingRemainder(dividingBy: 2 * .pi) }
+        if r > .pi { r -= 2 * .pi }
+        if r < -.pi { r += 2 * .pi }
+    }
     return r
+}
+
+/// `Quat.yaw(yaw) * Quat(axis: (1, 0, 0), angle: pitch)`, written out (unit by construction).
+@inline(__always)
+func yawPitch(_ yaw: Float, _ pitch: Float) -> Quat {
+    let cy = cosf(yaw / 2)
+    let sy = sinf(yaw / 2)
+    let cp = cosf(pitch / 2)
+    let sp = sinf(pitch / 2)
+    return Quat(x: cy * sp, y: sy * cp, z: -sy * sp, w: cy * cp)
+}
+
+/// Hamilton product, inlined here (the hot path should not call across modules for it).
+@inline(__always)
+func multiply(_ a: Quat, _ b: Quat) -> Quat {
+    Quat(
+        x: a.w * b.x + a.x * b.w + a.y * b.z - a.z * b.y,
+        y: a.w * b.y - a.x * b.z + a.y * b.w + a.z * b.x,
+        z: a.w * b.z + a.x * b.y - a.y * b.x + a.z * b.w,
+        w: a.w * b.w - a.x * b.x - a.y * b.y - a.z * b.z)
 }
 
 @inline(__always)
