@@ -135,14 +135,6 @@ struct Rect: Equatable, Sendable {
     var width: Float { maxX - minX }
     var depth: Float { maxZ - minZ }
 
-    func contains(_ p: P2) -> Bool { p.x >= minX && p.x <= maxX && p.z >= minZ && p.z <= maxZ }
-
-    /// True when `other` lies inside (touching counts), with `slack` metres of tolerance.
-    func encloses(_ other: Rect, slack: Float = 0.01) -> Bool {
-        other.minX >= minX - slack && other.maxX <= maxX + slack && other.minZ >= minZ - slack
-            && other.maxZ <= maxZ + slack
-    }
-
     /// Shrunk by `m` on every side; an axis narrower than 2m collapses to its centre line.
     func inset(_ m: Float) -> Rect {
         let cx = (minX + maxX) / 2
@@ -173,24 +165,6 @@ struct Rect: Equatable, Sendable {
         }
     }
 
-    /// Extent across the axis of `side`.
-    func extent(across side: Side) -> Float {
-        switch side {
-        case .north, .south: width
-        case .west, .east: depth
-        }
-    }
-
-    /// Coordinate of the edge on `side`.
-    func edge(_ side: Side) -> Float {
-        switch side {
-        case .north: minZ
-        case .south: maxZ
-        case .west: minX
-        case .east: maxX
-        }
-    }
-
     /// The strip of this rectangle `thickness` deep along its `side` edge.
     func strip(_ side: Side, thickness: Float) -> Rect {
         let t = min(thickness, extent(along: side))
@@ -211,20 +185,13 @@ struct Footprint: Equatable, Sendable {
     }
 
     var shape: Shape
-    /// Heights (absolute y) the zone spans.
-    var minY: Float
-    var maxY: Float
 
     init(_ zone: Zone) {
         switch zone.shape {
         case .box(let lo, let hi):
             shape = .rect(Rect(minX: lo.x, maxX: hi.x, minZ: lo.z, maxZ: hi.z))
-            minY = lo.y
-            maxY = hi.y
-        case .cylinder(let c, let r, let h):
+        case .cylinder(let c, let r, _):
             shape = .disc(center: P2(c), radius: r)
-            minY = c.y
-            maxY = c.y + h
         }
     }
 
