@@ -7,7 +7,9 @@ public enum BehaviourMix {
     /// the kind furthest behind its quota), so a run that ramps up has the mix from the start. A kind listed
     /// twice counts once with the summed weight; weights that are negative or not finite count as 0; with no
     /// positive weight every bot wanders. Returns, per bot, its kind and its index and count among its kind.
-    public static func assign(botCount: Int, shares: [(kind: BehaviourKind, weight: Double)])
+    public static func assign(
+        botCount: Int, shares: [(kind: BehaviourKind, weight: Double)]
+    )
         -> [(kind: BehaviourKind, kindIndex: Int, kindCount: Int)]
     {
         let n = max(0, botCount)

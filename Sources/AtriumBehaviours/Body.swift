@@ -84,8 +84,10 @@ struct Body: Sendable {
     static let rollLeft = Quat(axis: Vec3(0, 0, 1), angle: -0.15)
     static let rollRight = Quat(axis: Vec3(0, 0, 1), angle: 0.15)
 
-    init(floor: Float, standHeight: Float, seatHeight: Float, bounds: WorldBounds, safe: Rect, start: Vec3,
-         heading: Float, random: inout SeededRandom) {
+    init(
+        floor: Float, standHeight: Float, seatHeight: Float, bounds: WorldBounds, safe: Rect, start: Vec3,
+        heading: Float, random: inout SeededRandom
+    ) {
         self.floor = floor
         self.standHeight = standHeight
         self.seatHeight = seatHeight
@@ -178,7 +180,8 @@ struct Body: Sendable {
         let right = P2(cosf(heading), -sinf(heading))
         var offset = Vec3(right.x * sideSway, bob, right.z * sideSway)
         if idle > 0 {
-            offset = offset
+            offset =
+                offset
                 + Vec3(0.012 * wave(0.37, phase.0), 0.004 * wave(0.83, phase.1), 0.012 * wave(0.29, phase.2)) * idle
         }
         var head = Vec3(position.x + offset.x, floor + height + offset.y, position.z + offset.z)

@@ -121,7 +121,8 @@ public struct BotBehaviour: Sendable {
         updatePlan(now: now)
         var current = activity!
 
-        let presentingNow = current.presenting == .always || (current.presenting == .onArrival && current.arrivedAt != nil)
+        let presentingNow =
+            current.presenting == .always || (current.presenting == .onArrival && current.arrivedAt != nil)
         voice!.change(to: presentingNow ? .speaker : .ordinary(duty: duty), now: now, random: &random)
         let talking = voice!.update(now: now, random: &random)
         let listening = body.settled && current.focus != nil && !presentingNow
@@ -139,7 +140,8 @@ public struct BotBehaviour: Sendable {
             random: &random)
         let intent = Intent(
             anchor: current.anchor, speed: current.speed, posture: current.posture, focus: current.focus,
-            watchWhileWalking: current.presenting == .always, glancePoint: glancePoint, glanceYaw: look.yaw, nod: look.nod, gesture: gesture, raiseHand: raising)
+            watchWhileWalking: current.presenting == .always, glancePoint: glancePoint, glanceYaw: look.yaw,
+            nod: look.nod, gesture: gesture, raiseHand: raising)
         var (pose, arrived) = body.step(dt: dt, t: now, intent: intent)
         if arrived && current.arrivedAt == nil {
             current.arrivedAt = now
@@ -182,7 +184,9 @@ public struct BotBehaviour: Sendable {
 
         case .booths(let booths):
             var pick = random.index(below: booths.count)
-            if booths.count > 1 && pick == lastBooth { pick = (pick + 1 + random.index(below: booths.count - 1)) % booths.count }
+            if booths.count > 1 && pick == lastBooth {
+                pick = (pick + 1 + random.index(below: booths.count - 1)) % booths.count
+            }
             lastBooth = pick
             let booth = booths[pick]
             var spot = booth.area.randomPoint(inset: 1.5, safe: layout.safe, &random)
@@ -209,7 +213,8 @@ public struct BotBehaviour: Sendable {
         case .pace(let venue, let lane):
             let a = venue.alongRange(venue.platform)
             let along = clamp(
-                venue.speakerLine + random.uniform(Float(-0.8)...Float(0.8)), min(a.lo + 0.3, a.hi), max(a.hi - 0.3, a.lo))
+                venue.speakerLine + random.uniform(Float(-0.8)...Float(0.8)), min(a.lo + 0.3, a.hi),
+                max(a.hi - 0.3, a.lo))
             let spot = layout.safe.clamp(venue.point(along: along, across: random.uniform(lane)))
             let first = activities == 0
             return Activity(
@@ -221,7 +226,8 @@ public struct BotBehaviour: Sendable {
             return seatActivity(venue, seat: spot)
 
         case .podium(let venue, let seat, let turn, let turns):
-            return Plan.holdsPodium(at: now, turn: turn, turns: turns) ? podiumActivity(venue) : seatActivity(venue, seat: seat)
+            return Plan.holdsPodium(at: now, turn: turn, turns: turns)
+                ? podiumActivity(venue) : seatActivity(venue, seat: seat)
 
         case .classroom(let venue, let place, let posture, let rooms, let room):
             if let current = activity, current.tag == .seat, !rooms.isEmpty {
@@ -232,7 +238,8 @@ public struct BotBehaviour: Sendable {
                     focus: area.center.at(y: floor + 1.5), dwell: random.uniform(30.0...60.0))
             }
             return Activity(
-                tag: .seat, anchor: place, speed: walkSpeed, posture: posture, focus: venue.speakerSpot.at(y: floor + 1.7),
+                tag: .seat, anchor: place, speed: walkSpeed, posture: posture,
+                focus: venue.speakerSpot.at(y: floor + 1.7),
                 dwell: rooms.isEmpty ? .infinity : random.uniform(60.0...120.0))
         }
     }
@@ -252,7 +259,8 @@ public struct BotBehaviour: Sendable {
     }
 
     mutating func jitter(_ p: P2) -> P2 {
-        layout.safe.clamp(p + P2(random.uniform(Float(-0.15)...Float(0.15)), random.uniform(Float(-0.15)...Float(0.15))))
+        layout.safe.clamp(
+            p + P2(random.uniform(Float(-0.15)...Float(0.15)), random.uniform(Float(-0.15)...Float(0.15))))
     }
 }
 

@@ -6,7 +6,7 @@ struct WorldLayout: Sendable {
     let bounds: WorldBounds
     /// Floor height (absolute y): the lowest spawn point, or the bottom of the bounds.
     let floor: Float
-    /// Where heads may go: the bounds less a margin from every wall (0.5 m, less in a tiny world).
+    /// Where heads may go: the bounds less 0.5 m from every wall (an axis narrower than 1 m: its middle).
     let safe: Rect
     /// Highest eye height above the floor the room allows.
     let headroom: Float
@@ -21,7 +21,7 @@ struct WorldLayout: Sendable {
         let lowestSpawn = world.spawnPoints.map(\.position.y).min() ?? world.bounds.min.y
         floor = clamp(lowestSpawn, world.bounds.min.y, world.bounds.max.y)
         let whole = Rect(world.bounds)
-        safe = whole.inset(min(Self.wallMargin, whole.width / 4, whole.depth / 4))
+        safe = whole.inset(Self.wallMargin)
         headroom = max(0.2, world.bounds.max.y - floor - 0.3)
         if world.spawnPoints.isEmpty {
             arrival = whole.center
@@ -116,7 +116,8 @@ struct Venue: Sendable {
         let nested = world.zones.filter {
             $0.id != front.id && ($0.kind == .seating || $0.kind == .hall) && front.shape.encloses($0.shape)
         }
-        let seating = nested.filter { $0.kind == .seating }.max { $0.volume < $1.volume }
+        let seating =
+            nested.filter { $0.kind == .seating }.max { $0.volume < $1.volume }
             ?? nested.max { $0.volume < $1.volume }
         if let seating {
             let seats = Footprint(seating).bounds
@@ -216,7 +217,8 @@ struct Venue: Sendable {
             var order = 0
             var offset = 0
             while true {
-                for candidate in offset == 0 ? [mid] : [mid + offset, mid - offset] where candidate >= 0 && candidate < n {
+                for candidate in offset == 0 ? [mid] : [mid + offset, mid - offset]
+                where candidate >= 0 && candidate < n {
                     if order == k { return candidate }
                     order += 1
                 }

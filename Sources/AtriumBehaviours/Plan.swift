@@ -120,7 +120,8 @@ enum Plan: Sendable {
             guard !seats.isEmpty else { return .wander }
             let rooms = kind == .breakout ? zones(.breakout).map { Footprint($0) } : []
             if kind == .breakout && rooms.isEmpty { return .wander }
-            let seating = world.zones.filter { $0.kind == .seating && $0.shape.encloses(seats[0].shape) }
+            let seating =
+                world.zones.filter { $0.kind == .seating && $0.shape.encloses(seats[0].shape) }
                 .min { $0.volume < $1.volume } ?? seats[0]
             let venue = Venue.forSeating(seating, in: world, layout: layout)
             // Front row first, then left to right (as the audience sees it doesn't matter: it is only an order).
@@ -141,7 +142,8 @@ enum Plan: Sendable {
                 place = jitter(venue.standingBehind(kind == .sitListen ? 2 * extra : 2 * extra + 1), 0.1)
                 posture = .standing
             }
-            return .classroom(venue, place: place, posture: posture, rooms: rooms, room: kindIndex % max(1, rooms.count))
+            return .classroom(
+                venue, place: place, posture: posture, rooms: rooms, room: kindIndex % max(1, rooms.count))
         }
     }
 

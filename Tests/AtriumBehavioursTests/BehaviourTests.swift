@@ -101,7 +101,8 @@ import Testing
         #expect(lr.filter { $0.kind == .breakout }.count == 3)
         // Zero, negative and NaN weights get nobody; a kind listed twice counts once.
         let odd = BehaviourMix.assign(
-            botCount: 9, shares: [(.wander, 0), (.presenter, -1), (.teacher, .nan), (.visitBooths, 1), (.visitBooths, 2)])
+            botCount: 9,
+            shares: [(.wander, 0), (.presenter, -1), (.teacher, .nan), (.visitBooths, 1), (.visitBooths, 2)])
         #expect(odd.allSatisfy { $0.kind == .visitBooths })
         #expect(odd.map(\.kindIndex) == Array(0..<9))
         // Nothing to go by: everybody wanders.
@@ -140,12 +141,15 @@ import Testing
                 var samples = simulate(&bot, rate: rate, to: 100)
                 // The server puts us back 2 m (somewhere we were earlier, as a rubber band does).
                 let before = samples.last!.head
-                let corrected = samples.reversed().first { Vec3.distance($0.head, before) > 1.5 }?.head
+                let corrected =
+                    samples.reversed().first { Vec3.distance($0.head, before) > 1.5 }?.head
                     ?? world.bounds.clamp(before + Vec3(1.5, 0, 1.5))
                 bot.resync(to: corrected)
                 let after = simulate(&bot, rate: rate, from: 100 + 1 / rate, to: 200)
                 let first = after[0].head
-                #expect(Vec3.distance(first, corrected) < 0.05, "\(id) \(kind): first pose \(first) after resync to \(corrected)")
+                #expect(
+                    Vec3.distance(first, corrected) < 0.05,
+                    "\(id) \(kind): first pose \(first) after resync to \(corrected)")
                 let problems = violations(after, bounds: world.bounds, previousHead: corrected)
                 #expect(problems.isEmpty, "\(id) \(kind) \(rate) Hz: \(problems)")
                 samples += after
@@ -198,7 +202,9 @@ import Testing
     @Test func stepCost() {
         let clock = ContinuousClock()
         var lines: [String] = []
-        for (id, kind) in [("expo-hall", BehaviourKind.visitBooths), ("village-assembly", .raiseHand), ("classroom", .teacher)] {
+        for (id, kind) in [
+            ("expo-hall", BehaviourKind.visitBooths), ("village-assembly", .raiseHand), ("classroom", .teacher),
+        ] {
             let world = Worlds.named(id)
             var bots = (0..<100).map { makeBot(kind, world: world, botIndex: $0, botCount: 100, duty: 0.2) }
             let steps = 300

@@ -90,8 +90,12 @@ import Testing
             interestRadius: 5, capacity: 50, allowedRoles: [.visitor], defaultRole: .visitor,
             spawnPoints: [SpawnPoint(position: Vec3(0, 0, 18))],
             zones: [
-                Zone(id: "stage", name: "S", kind: .stage, shape: .cylinder(center: Vec3(0, 0, -10), radius: 8, height: 4)),
-                Zone(id: "booth", name: "B", kind: .booth, shape: .cylinder(center: Vec3(12, 0, 5), radius: 3, height: 3)),
+                Zone(
+                    id: "stage", name: "S", kind: .stage,
+                    shape: .cylinder(center: Vec3(0, 0, -10), radius: 8, height: 4)),
+                Zone(
+                    id: "booth", name: "B", kind: .booth, shape: .cylinder(center: Vec3(12, 0, 5), radius: 3, height: 3)
+                ),
                 Zone(id: "seats", name: "Seats", kind: .seating, shape: .box(min: Vec3(-6, 0, 2), max: Vec3(6, 3, 10))),
                 Zone(id: "pod", name: "P", kind: .podium, shape: .box(min: Vec3(-4, 0, -2), max: Vec3(4, 3, 1))),
             ])

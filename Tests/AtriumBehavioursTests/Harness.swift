@@ -95,7 +95,9 @@ func violations(_ samples: [Sample], bounds: WorldBounds, previousHead: Vec3? = 
                 report("\(t): \(name) hand not finite")
                 continue
             }
-            if Vec3.distance(hand.position, head) > 0.9 { report("\(t): \(name) hand \(Vec3.distance(hand.position, head)) m from head") }
+            if Vec3.distance(hand.position, head) > 0.9 {
+                report("\(t): \(name) hand \(Vec3.distance(hand.position, head)) m from head")
+            }
             if abs(hand.rotation.lengthSquared - 1) > 1e-4 { report("\(t): \(name) hand rotation not unit") }
             if !bounds.contains(hand.position) { report("\(t): \(name) hand outside bounds") }
         }

@@ -178,7 +178,9 @@ import Testing
         for k in 0..<speakers {
             let slots = (2..<20).filter { $0 % speakers == k }
             for slot in slots {
-                #expect(podiumSeconds[k][slot, default: 0] > 12, "speaker \(k) slot \(slot): \(podiumSeconds[k][slot, default: 0]) s")
+                #expect(
+                    podiumSeconds[k][slot, default: 0] > 12,
+                    "speaker \(k) slot \(slot): \(podiumSeconds[k][slot, default: 0]) s")
             }
             // Talks most of the time while standing at the podium, seldom in the seat.
             let speeds = horizontalSpeeds(bots[k])
