@@ -1,8 +1,13 @@
 import ArgumentParser
 import AtriumBots
+import AtriumReport
+import AtriumServer
 import AtriumTransport
 import AtriumWire
+import AtriumWorld
+import AtriumYAML
 import Foundation
+import Logging
 import Synchronization
 
 @main
@@ -14,47 +19,203 @@ struct AtriumBotsCommand: ParsableCommand {
     )
 }
 
-/// Set by SIGINT so the run stops early and still reports.
+/// Set by SIGINT: the run stops, the bots leave, and the partial report is still written.
 let interrupted = Atomic<Bool>(false)
 
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Join bots to a server, move them, and report.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run a load scenario (LoadTests/*.yaml) or an ad-hoc one from flags, and report.",
+        discussion: """
+            Exit codes: 0 every SLO passed; 1 an SLO failed or no bot could connect; 2 usage or scenario error.
+            Scenario format and result keys: docs/LOADTESTS.md.
+            """)
 
-    @Option(help: "Server address host:port.") var server: String = "127.0.0.1:7777"
-    @Option(help: "World id to join.") var world: String = "expo-hall"
-    @Option(help: "Number of bots.") var bots: Int = 50
-    @Option(help: "Run length in seconds.") var duration: Double = 60
-    @Option(help: "Joins per second.") var ramp: Double = 100
-    @Option(name: .customLong("pose-rate"), help: "Poses per bot per second (1…90).") var poseRate: Double = 30
-    @Option(help: "Seed for bot behaviour.") var seed: UInt64 = 1
-    @Option(help: "Role the bots request.") var role: String = "visitor"
-
-    func validate() throws {
-        guard TransportAddress.parse(server) != nil else { throw ValidationError("--server must be host:port") }
-        guard (1...4095).contains(bots) else { throw ValidationError("--bots must be 1…4095") }
-        guard duration > 0 else { throw ValidationError("--duration must be positive") }
-        guard (1...90).contains(poseRate) else { throw ValidationError("--pose-rate must be 1…90") }
-        guard ramp > 0 else { throw ValidationError("--ramp must be positive") }
-        guard Role(name: role) != nil else { throw ValidationError("--role: unknown role '\(role)'") }
-    }
+    @Argument(help: "Scenario file (YAML). Without one, flags describe an ad-hoc run against --server.")
+    var scenario: String?
+    @Option(help: "Server host:port (overrides the scenario's target).") var server: String?
+    @Option(help: "World id (ad-hoc runs; default expo-hall).") var world: String?
+    @Option(help: "Number of bots.") var bots: Int?
+    @Option(help: "Run length in seconds.") var duration: Double?
+    @Option(help: "Seed for behaviours and impairment.") var seed: UInt64?
+    @Option(help: "Joins per second.") var ramp: Double?
+    @Option(name: .customLong("pose-rate"), help: "Poses per bot per second (1…90).") var poseRate: Double?
+    @Option(name: .customLong("measuring-bots"), help: "Bots that decode every snapshot for latency figures.")
+    var measuringBots: Int?
+    @Option(help: "Write the JSON result here (default reports/<scenario>.json).") var json: String?
+    @Option(help: "Write the HTML report here (default reports/<scenario>.html).") var html: String?
+    @Option(help: "A previous JSON result to compare against.") var compare: String?
 
     func run() throws {
-        signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
-        let configuration = BotRunConfiguration(
-            server: TransportAddress.parse(server)!, worldId: world, bots: bots, durationSeconds: duration,
-            rampPerSecond: ramp, poseRateHz: poseRate, seed: seed, role: Role(name: role)!)
-        let runner = try BotRunner(configuration: configuration) { interrupted.load(ordering: .relaxed) }
-        let result = runner.run { progress in print(progress.line) }
-        print(
-            "summary: bots=\(result.requested) connected=\(result.connected) failed=\(result.failed) "
-                + "rtt_ms p50=\(String(format1: result.rtt.p50)) p99=\(String(format1: result.rtt.p99)) "
-                + "pose_ms p50=\(String(format1: result.poseLatency.p50)) p99=\(String(format1: result.poseLatency.p99)) "
-                + "snapshots/s/bot=\(String(format1: result.snapshotsPerSecondPerBot)) "
-                + "down_kbps/bot=\(String(format1: result.downBytesPerSecondPerBot * 8 / 1000)) "
-                + "up_kbps/bot=\(String(format1: result.upBytesPerSecondPerBot * 8 / 1000))")
-        for (reason, count) in result.failureReasons.sorted(by: { $0.key < $1.key }) {
-            print("  failed: \(count) × \(reason)")
+        var scenario: Scenario
+        do {
+            scenario = try loadScenario()
+        } catch {
+            printError("\(error)")
+            throw ExitCode(2)
         }
-        if result.connected == 0 { throw ExitCode(1) }
+        let world: WorldDefinition
+        do {
+            world = try WorldLoader.load(path: scenario.worldFile)
+        } catch {
+            printError("world error: \(error)")
+            throw ExitCode(2)
+        }
+        var previous: LoadReport?
+        if let compare {
+            do {
+                previous = try LoadReport.decode(jsonData: try Data(contentsOf: URL(fileURLWithPath: compare)))
+            } catch {
+                printError("cannot read \(compare) for --compare: \(error)")
+                throw ExitCode(2)
+            }
+        }
+
+        // The target: a running server, or a node started here on a free loopback port.
+        var node: NodeRuntime?
+        var address: TransportAddress
+        var stats: (@Sendable () -> ServerSample?)?
+        switch scenario.target {
+        case .remote(let remote):
+            address = remote
+        case .local(let configPath):
+            let runtime = try startLocalNode(configPath: configPath)
+            node = runtime
+            address = TransportAddress(host: "127.0.0.1", port: runtime.port)
+            stats = {
+                let s = runtime.statistics
+                guard s.ticks > 0 else { return nil }
+                return ServerSample(
+                    tickMillisP50: s.tickMillisP50, tickMillisP99: s.tickMillisP99, cpuCores: s.workerCpuCores,
+                    datagramsInPerSecond: s.datagramsInPerSecond, datagramsOutPerSecond: s.datagramsOutPerSecond,
+                    tickOverruns: s.tickOverruns)
+            }
+        }
+
+        signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
+        let runner: LoadRunner
+        do {
+            runner = try LoadRunner(scenario: scenario, world: world, serverStats: stats) {
+                interrupted.load(ordering: .relaxed)
+            }
+        } catch {
+            printError("cannot create bot hosts: \(error)")
+            throw ExitCode(1)
+        }
+        runner.serverAddress = address
+        print("atrium-bots: \(scenario.name) — \(scenario.bots) bots → \(address) world \(scenario.world), \(Int(scenario.durationSeconds)) s")
+        let tty = isatty(STDOUT_FILENO) == 1
+        var report = runner.run(startedAt: ISO8601DateFormatter().string(from: Date())) { progress in
+            if tty {
+                // Redraw in place: carriage return, clear the line.
+                FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + progress.line).utf8))
+            } else {
+                print(progress.line)
+            }
+        }
+        if tty { print("") }
+        if let node {
+            node.stop()
+            while !node.isStopped { usleep(10_000) }
+        }
+        report.applySLO(scenario.slo)
+
+        print(summaryTable(report))
+        let jsonPath = json ?? "reports/\(scenario.name).json"
+        let htmlPath = html ?? "reports/\(scenario.name).html"
+        do {
+            try write(report.jsonData(), to: jsonPath)
+            try write(Data(htmlReport(report).utf8), to: htmlPath)
+            print("wrote \(jsonPath) and \(htmlPath)")
+        } catch {
+            printError("cannot write the report: \(error)")
+            throw ExitCode(1)
+        }
+        if let previous { print(AtriumReport.compare(current: report, previous: previous)) }
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
+
+    func loadScenario() throws -> Scenario {
+        var scenario: Scenario
+        if let path = self.scenario {
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+            else { throw ValidationError("cannot read scenario file \(path)") }
+            scenario = try Scenario.parse(text, file: path)
+            if let world, world != scenario.world { throw ValidationError("--world conflicts with the scenario's world") }
+        } else {
+            let target = TransportAddress.parse(server ?? "127.0.0.1:7777")
+            guard let target else { throw ValidationError("--server must be host:port") }
+            scenario = Scenario(name: "adhoc", world: world ?? "expo-hall", bots: 50, target: .remote(target))
+            scenario.behaviours = [BehaviourShare(kind: .wander, weight: 1), BehaviourShare(kind: .visitBooths, weight: 1)]
+        }
+        if let server {
+            guard let address = TransportAddress.parse(server) else { throw ValidationError("--server must be host:port") }
+            scenario.target = .remote(address)
+        }
+        if let bots {
+            guard (1...20_000).contains(bots) else { throw ValidationError("--bots must be 1…20000") }
+            scenario.bots = bots
+        }
+        if let duration {
+            guard duration > 0 else { throw ValidationError("--duration must be positive") }
+            scenario.durationSeconds = duration
+        }
+        if let seed { scenario.seed = seed }
+        if let ramp {
+            guard ramp > 0 else { throw ValidationError("--ramp must be positive") }
+            scenario.rampPerSecond = ramp
+        }
+        if let poseRate {
+            guard (1...90).contains(poseRate) else { throw ValidationError("--pose-rate must be 1…90") }
+            scenario.poseRateHz = poseRate
+        }
+        if let measuringBots { scenario.measuringBots = max(0, measuringBots) }
+        return scenario
+    }
+
+    /// A node in this process, configured like `atrium serve` (file < environment), on a free loopback port.
+    func startLocalNode(configPath: String?) throws -> NodeRuntime {
+        var text: String?
+        if let configPath {
+            guard let data = FileManager.default.contents(atPath: configPath) else {
+                printError("cannot read configuration file \(configPath)")
+                throw ExitCode(2)
+            }
+            text = String(decoding: data, as: UTF8.self)
+        }
+        var configuration: ServerConfiguration
+        do {
+            configuration = try ConfigurationLoader.load(
+                fileText: text, filePath: configPath ?? "(defaults)", environment: ProcessInfo.processInfo.environment,
+                flags: [:])
+        } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+        configuration.port = 0
+        configuration.bindAddress = "127.0.0.1"
+        configuration.shutdownGraceMs = min(configuration.shutdownGraceMs, 1000)
+        let (worlds, errors) = LoadedWorld.loadDirectory(configuration.worldsDirectory)
+        guard errors.isEmpty else {
+            for error in errors { printError("world error: \(error)") }
+            throw ExitCode(2)
+        }
+        var logger = Logger(label: "atrium-local")
+        logger.logLevel = .warning
+        do {
+            return try NodeRuntime.start(configuration: configuration, worlds: worlds, logger: logger)
+        } catch {
+            printError("cannot start the local server: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    func write(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try data.write(to: url)
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
 }

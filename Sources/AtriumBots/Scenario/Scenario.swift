@@ -57,6 +57,11 @@ public struct Scenario: Sendable {
 public struct BehaviourShare: Sendable, Equatable {
     public var kind: BehaviourKind
     public var weight: Double
+
+    public init(kind: BehaviourKind, weight: Double) {
+        self.kind = kind
+        self.weight = weight
+    }
 }
 
 extension Scenario {

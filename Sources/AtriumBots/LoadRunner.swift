@@ -1,0 +1,543 @@
+import AtriumBehaviours
+import AtriumClient
+import AtriumReport
+import AtriumTransport
+import AtriumWire
+import AtriumWorld
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the server says about itself once a second (from an in-process node or its stats endpoint).
+public struct ServerSample: Sendable, Equatable {
+    public var tickMillisP50: Double
+    public var tickMillisP99: Double
+    public var cpuCores: Double
+    public var datagramsInPerSecond: Double
+    public var datagramsOutPerSecond: Double
+    public var tickOverruns: UInt64
+
+    public init(
+        tickMillisP50: Double, tickMillisP99: Double, cpuCores: Double, datagramsInPerSecond: Double,
+        datagramsOutPerSecond: Double, tickOverruns: UInt64
+    ) {
+        self.tickMillisP50 = tickMillisP50
+        self.tickMillisP99 = tickMillisP99
+        self.cpuCores = cpuCores
+        self.datagramsInPerSecond = datagramsInPerSecond
+        self.datagramsOutPerSecond = datagramsOutPerSecond
+        self.tickOverruns = tickOverruns
+    }
+}
+
+/// The once-a-second figures, for the live progress line.
+public struct LiveProgress: Sendable {
+    public var elapsedSeconds: Double
+    public var durationSeconds: Double
+    public var connected: Int
+    public var failed: Int
+    public var point: TimelinePoint
+    public var snapshotsPerSecondPerBot: Double
+    public var saturated: Bool
+
+    public var line: String {
+        func f(_ v: Double?) -> String { v.map { String(format1: $0) } ?? "-" }
+        var text = "[\(Int(elapsedSeconds))/\(Int(durationSeconds))s] bots \(connected) up"
+        if failed > 0 { text += ", \(failed) failed" }
+        text += " | snap/s \(String(format1: snapshotsPerSecondPerBot)) | rtt ms \(f(point.rttP50))/\(f(point.rttP99))"
+        text += " | pose ms \(f(point.poseP50))/\(f(point.poseP99)) | kbps ↓\(f(point.downKbpsPerBot)) ↑\(f(point.upKbpsPerBot))"
+        if let tick = point.serverTickP99 { text += " | server tick p99 \(f(tick)) ms cpu \(f(point.serverCpuCores))" }
+        if saturated { text += " | BOT SATURATED" }
+        return text
+    }
+}
+
+extension String {
+    /// One decimal place, without Foundation's formatter.
+    public init(format1 value: Double) {
+        guard value.isFinite else {
+            self = "-"
+            return
+        }
+        let scaled = Int((value * 10).rounded())
+        self = (scaled < 0 ? "-" : "") + "\(abs(scaled) / 10).\(abs(scaled) % 10)"
+    }
+}
+
+/// Drives a scenario's bots from one thread over a few ENet hosts (no thread per bot, no per-bot logging)
+/// and measures what they see. The caller supplies the world (for behaviours) and, when it can, a source
+/// of server statistics.
+public final class LoadRunner {
+    /// One bot's state. Kept small: thousands live in one array.
+    struct Bot {
+        var session = ClientSession()
+        var peer: PeerHandle?
+        var host = 0
+        var behaviour: BotBehaviour?
+        let kind: BehaviourKind
+        let kindIndex: Int
+        let kindCount: Int
+        /// Decodes every snapshot (latency, pose bytes, gaps); the others acknowledge from headers.
+        let measuring: Bool
+        var connected = false
+        var failed = false
+        var startedMicros: UInt64 = 0
+        var joinedMicros: UInt64 = 0
+        var lastPingMicros: UInt64 = 0
+        var bytesDown: UInt64 = 0
+        var bytesUp: UInt64 = 0
+        var lastSnapshot: UInt32 = 0
+        var seenInputs: [UInt16: UInt32] = [:]
+    }
+
+    public let scenario: Scenario
+    let world: WorldDefinition
+    let serverStats: (@Sendable () -> ServerSample?)?
+    let stopRequested: @Sendable () -> Bool
+    private var bots: [Bot] = []
+    private var hosts: [TransportHost] = []
+    private var botByPeer: [[PeerHandle: Int]] = []
+    /// Send times of each avatar's recent inputs, shared by every bot here (same process, same clock).
+    private var sendTimes: [UInt16: [UInt64]] = [:]
+    private static let sendTimeSlots = 256
+    static let peersPerHost = 1000
+
+    private var rtt = LatencyRecorder()
+    private var poseLatency = LatencyRecorder()
+    private var connectTime = LatencyRecorder()
+    private var failureReasons: [String: Int] = [:]
+    private var snapshotsThisSecond: UInt64 = 0
+    private var snapshotsTotal: UInt64 = 0
+    private var measuredSnapshots: UInt64 = 0
+    private var snapshotGaps: UInt64 = 0
+    private var poseBits: UInt64 = 0
+    private var poseCount: UInt64 = 0
+    private var timeline: [TimelinePoint] = []
+    private var serverSamples: [ServerSample] = []
+    private var sendLagMicros: UInt64 = 0
+    private var saturationSeconds: (lag: Int, cpu: Int) = (0, 0)
+    private var saturationReasons: Set<String> = []
+    private var notes: [String] = []
+
+    public init(
+        scenario: Scenario, world: WorldDefinition, serverStats: (@Sendable () -> ServerSample?)? = nil,
+        stopRequested: @escaping @Sendable () -> Bool = { false }
+    ) throws(TransportError) {
+        self.scenario = scenario
+        self.world = world
+        self.serverStats = serverStats
+        self.stopRequested = stopRequested
+        let assignment = BehaviourMix.assign(
+            botCount: scenario.bots, shares: scenario.behaviours.map { (kind: $0.kind, weight: $0.weight) })
+        // Measuring bots are spread evenly over the run's bots so they see every behaviour and instance.
+        let measuring = min(scenario.measuringBots, scenario.bots)
+        let stride = measuring > 0 ? Double(scenario.bots) / Double(measuring) : .infinity
+        bots = assignment.enumerated().map { index, slot in
+            let isMeasuring = measuring > 0 && Int(Double(Int(Double(index) / stride)) * stride) == index
+            return Bot(kind: slot.kind, kindIndex: slot.kindIndex, kindCount: slot.kindCount, measuring: isMeasuring)
+        }
+        let hostCount = max(1, (scenario.bots + Self.peersPerHost - 1) / Self.peersPerHost)
+        for _ in 0..<hostCount {
+            let host = try TransportHost(
+                bindTo: nil, peerLimit: min(Self.peersPerHost, max(1, scenario.bots)), channelLimit: Channel.count)
+            if let impairment = scenario.impairment { host.setImpairment(impairment) }
+            hosts.append(host)
+            botByPeer.append([:])
+        }
+    }
+
+    private var connectedCount: Int { bots.reduce(0) { $0 + ($1.connected ? 1 : 0) } }
+    private var failedCount: Int { bots.reduce(0) { $0 + ($1.failed ? 1 : 0) } }
+
+    // MARK: the loop
+
+    /// Runs the scenario (or until `stopRequested`), calling `progress` once a second, and returns the report
+    /// (SLOs not yet evaluated; `LoadReport.finish(scenario:)` does that).
+    public func run(startedAt: String, progress: (LiveProgress) -> Void) -> LoadReport {
+        let start = MonotonicClock.nowMicros()
+        let end = start + UInt64(scenario.durationSeconds * 1_000_000)
+        let period = UInt64(1_000_000 / scenario.poseRateHz)
+        let count = bots.count
+        var joinsStarted = 0
+        var sendCursor = 0
+        var nextSecond = start + 1_000_000
+        var window = WindowStart(micros: start, hosts: hosts.map(\.statistics), cpu: threadCPUSeconds())
+        var interrupted = false
+
+        while true {
+            let now = MonotonicClock.nowMicros()
+            if now >= end { break }
+            if stopRequested() {
+                interrupted = true
+                break
+            }
+            let due = min(count, Int(Double(now - start) / 1_000_000 * scenario.rampPerSecond) + 1)
+            while joinsStarted < due {
+                startJoin(joinsStarted, now: now)
+                joinsStarted += 1
+            }
+            // Bot i's k-th pose is due at start + k·period + i·period/N: evenly spread, so the lag behind
+            // this schedule measures the tool's own saturation.
+            while count > 0 {
+                let round = UInt64(sendCursor / count)
+                let index = sendCursor % count
+                let dueAt = start + round * period + UInt64(index) * period / UInt64(count)
+                guard dueAt <= now else { break }
+                sendLagMicros = max(sendLagMicros, now - dueAt)
+                sendPose(index, now: now, runSeconds: Double(now - start) / 1e6)
+                sendCursor += 1
+            }
+            for host in hosts { host.flush() }
+            var handled = 0
+            for (hostIndex, host) in hosts.enumerated() {
+                while let event = host.poll() {
+                    handle(event, host: hostIndex)
+                    handled += 1
+                }
+            }
+            let after = MonotonicClock.nowMicros()
+            checkConnectTimeouts(now: after)
+            if after >= nextSecond {
+                nextSecond += 1_000_000
+                let point = closeSecond(at: after, start: start, window: &window, period: period)
+                progress(
+                    LiveProgress(
+                        elapsedSeconds: Double(after - start) / 1e6, durationSeconds: scenario.durationSeconds,
+                        connected: point.connected, failed: failedCount, point: point,
+                        snapshotsPerSecondPerBot: Double(snapshotsThisSecond) / Double(max(1, point.connected)),
+                        saturated: !saturationReasons.isEmpty))
+                snapshotsThisSecond = 0
+                if abortIfUnreachable(now: after, start: start) { break }
+            }
+            if handled == 0 {
+                // Nothing arrived: sleep until the next send is due, at most a millisecond.
+                MonotonicClock.sleep(micros: 500)
+            }
+        }
+        let elapsed = Double(MonotonicClock.nowMicros() - start) / 1e6
+        if interrupted { notes.append("interrupted after \(Int(elapsed)) s; figures cover the partial run") }
+        let report = makeReport(elapsedSeconds: elapsed, startedAt: startedAt)
+        leaveAll()
+        return report
+    }
+
+    /// An unreachable server: nobody connected and every attempt so far failed.
+    private func abortIfUnreachable(now: UInt64, start: UInt64) -> Bool {
+        let attempted = bots.filter { $0.peer != nil || $0.failed }.count
+        guard connectedCount == 0, attempted > 0, failedCount == attempted,
+            Double(now - start) / 1e6 >= scenario.connectTimeoutSeconds
+        else { return false }
+        notes.append("no bot could connect to the server within \(Int(scenario.connectTimeoutSeconds)) s; run stopped")
+        return true
+    }
+
+    // MARK: per-second windows
+
+    struct WindowStart {
+        var micros: UInt64
+        var hosts: [HostStatistics]
+        var cpu: Double
+    }
+
+    private func closeSecond(at now: UInt64, start: UInt64, window: inout WindowStart, period: UInt64) -> TimelinePoint {
+        let seconds = Double(now - window.micros) / 1e6
+        let io = hosts.map(\.statistics)
+        let down = zip(io, window.hosts).reduce(0) { $0 + Double($1.0.bytesReceived - $1.1.bytesReceived) }
+        let up = zip(io, window.hosts).reduce(0) { $0 + Double($1.0.bytesSent - $1.1.bytesSent) }
+        let cpu = threadCPUSeconds()
+        let botCPU = (cpu - window.cpu) / seconds
+        window = WindowStart(micros: now, hosts: io, cpu: cpu)
+        let connected = connectedCount
+        let perBot = Double(max(1, connected)) * seconds
+        let rttWindow = rtt.closeWindow()
+        let poseWindow = poseLatency.closeWindow()
+        var point = TimelinePoint(
+            t: Double(now - start) / 1e6, connected: connected, rttP50: rttWindow.p50, rttP99: rttWindow.p99,
+            poseP50: poseWindow.p50, poseP99: poseWindow.p99,
+            downKbpsPerBot: connected > 0 ? down * 8 / 1000 / perBot : nil,
+            upKbpsPerBot: connected > 0 ? up * 8 / 1000 / perBot : nil,
+            botSendLagMs: Double(sendLagMicros) / 1000, botCpuCores: botCPU)
+        if let sample = serverStats?() {
+            serverSamples.append(sample)
+            point.serverTickP50 = sample.tickMillisP50
+            point.serverTickP99 = sample.tickMillisP99
+            point.serverCpuCores = sample.cpuCores
+        }
+        // Saturation: the send loop more than two pose periods behind, or this thread using a whole core,
+        // for three seconds in a row.
+        saturationSeconds.lag = sendLagMicros > 2 * period ? saturationSeconds.lag + 1 : 0
+        saturationSeconds.cpu = botCPU > 0.95 ? saturationSeconds.cpu + 1 : 0
+        if saturationSeconds.lag >= 3 {
+            saturationReasons.insert("send loop fell more than two pose periods behind schedule for 3 s")
+        }
+        if saturationSeconds.cpu >= 3 { saturationReasons.insert("the bot thread used a whole core for 3 s") }
+        sendLagMicros = 0
+        timeline.append(point)
+        return point
+    }
+
+    // MARK: bots
+
+    private func startJoin(_ index: Int, now: UInt64) {
+        let hostIndex = index / Self.peersPerHost
+        do {
+            let peer = try hosts[hostIndex].connect(to: serverAddress, channelCount: Channel.count)
+            bots[index].peer = peer
+            bots[index].host = hostIndex
+            bots[index].startedMicros = now
+            botByPeer[hostIndex][peer] = index
+        } catch {
+            fail(index, "connect: \(error.message)")
+        }
+    }
+
+    /// Set by the caller for local targets, which learn their port only when the node starts.
+    public var serverAddress = TransportAddress(host: "127.0.0.1", port: 7777)
+
+    private func fail(_ index: Int, _ reason: String) {
+        guard !bots[index].failed else { return }
+        bots[index].failed = true
+        bots[index].connected = false
+        failureReasons[reason, default: 0] += 1
+    }
+
+    private func checkConnectTimeouts(now: UInt64) {
+        let limit = UInt64(scenario.connectTimeoutSeconds * 1_000_000)
+        for index in bots.indices where !bots[index].connected && !bots[index].failed {
+            guard let peer = bots[index].peer, now - bots[index].startedMicros > limit else { continue }
+            hosts[bots[index].host].disconnectNow(peer, data: 0)
+            botByPeer[bots[index].host][peer] = nil
+            fail(index, "no WELCOME within \(String(format1: scenario.connectTimeoutSeconds)) s")
+        }
+    }
+
+    private func send(_ bytes: [UInt8], from index: Int, channel: Channel) {
+        guard let peer = bots[index].peer else { return }
+        hosts[bots[index].host].send(
+            bytes, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
+        bots[index].bytesUp += UInt64(bytes.count)
+    }
+
+    private func sendPose(_ index: Int, now: UInt64, runSeconds: Double) {
+        guard bots[index].connected, var behaviour = bots[index].behaviour else { return }
+        let intent = behaviour.step(at: runSeconds)
+        bots[index].behaviour = behaviour
+        guard let bytes = bots[index].session.pose(intent.pose, clientTimeMs: UInt32(truncatingIfNeeded: now / 1000)),
+            let avatarId = bots[index].session.avatarId
+        else { return }
+        recordSendTime(avatar: avatarId, sequence: bots[index].session.inputSequence, at: now)
+        send(bytes, from: index, channel: .state)
+        if now - bots[index].lastPingMicros >= 1_000_000 {
+            bots[index].lastPingMicros = now
+            send(bots[index].session.ping(nowMicros: now), from: index, channel: .state)
+        }
+    }
+
+    private func recordSendTime(avatar: UInt16, sequence: UInt32, at now: UInt64) {
+        let slot = Int(sequence % UInt32(Self.sendTimeSlots))
+        if sendTimes[avatar] == nil { sendTimes[avatar] = Array(repeating: 0, count: Self.sendTimeSlots) }
+        sendTimes[avatar]![slot] = now
+    }
+
+    private func sendTime(of avatar: UInt16, sequence: UInt32) -> UInt64? {
+        guard let sent = sendTimes[avatar]?[Int(sequence % UInt32(Self.sendTimeSlots))], sent != 0 else { return nil }
+        return sent
+    }
+
+    private func handle(_ event: TransportEvent, host: Int) {
+        switch event {
+        case .connected(let peer, _):
+            guard let index = botByPeer[host][peer] else { return }
+            let hello = bots[index].session.hello(
+                worldId: scenario.world, displayName: "\(scenario.name)-\(index)", role: bots[index].kind.role)
+            send(hello, from: index, channel: .control)
+        case .disconnected(let peer, let data):
+            guard let index = botByPeer[host].removeValue(forKey: peer) else { return }
+            let reason = ReasonCode(disconnectData: data) ?? ReasonCode.none
+            fail(index, "disconnected by server: \(reason.name)")
+        case .received(let peer, _, let payload):
+            guard let index = botByPeer[host][peer] else { return }
+            receive(payload, by: index)
+        }
+    }
+
+    private func receive(_ payload: [UInt8], by index: Int) {
+        let now = MonotonicClock.nowMicros()
+        bots[index].bytesDown += UInt64(payload.count)
+        // Until a bot knows where it spawned it decodes everything; then only measuring bots do.
+        let full = bots[index].measuring || bots[index].behaviour == nil
+        let event =
+            full
+            ? bots[index].session.receive(payload, nowMicros: now)
+            : bots[index].session.receiveHeaderOnly(payload, nowMicros: now)
+        switch event {
+        case .welcomed:
+            bots[index].connected = true
+            bots[index].joinedMicros = now
+            connectTime.record(micros: now - bots[index].startedMicros)
+        case .denied(let deny):
+            fail(index, "denied: \(deny.reason.name)")
+        case .closing(let closing):
+            fail(index, "closed by server: \(closing.reason.name)")
+        case .pong(let roundTrip):
+            rtt.record(micros: roundTrip)
+        case .snapshot(let snapshot):
+            countSnapshot(snapshot.sequence, partIndex: snapshot.partIndex, by: index)
+            observe(snapshot, by: index, now: now)
+        case .snapshotHeader(let sequence, let partIndex):
+            countSnapshot(sequence, partIndex: partIndex, by: index)
+        default:
+            break
+        }
+    }
+
+    private func countSnapshot(_ sequence: UInt32, partIndex: UInt8, by index: Int) {
+        guard partIndex == 0 else { return }
+        snapshotsThisSecond += 1
+        snapshotsTotal += 1
+        guard bots[index].measuring else { return }
+        measuredSnapshots += 1
+        let last = bots[index].lastSnapshot
+        if last != 0 {
+            let step = Int32(bitPattern: sequence &- last)
+            if step > 1 { snapshotGaps += UInt64(step - 1) }
+        }
+        if last == 0 || Int32(bitPattern: sequence &- last) > 0 { bots[index].lastSnapshot = sequence }
+    }
+
+    /// Starts the bot's behaviour from its spawn; measures pose latency and pose size.
+    private func observe(_ snapshot: Snapshot, by index: Int, now: UInt64) {
+        let me = bots[index].session.avatarId
+        if bots[index].behaviour == nil, let own = snapshot.avatars.first(where: { $0.id == me }) {
+            let bot = bots[index]
+            let context = BotContext(
+                world: world, botIndex: index, botCount: bots.count, kindIndex: bot.kindIndex,
+                kindCount: bot.kindCount, seed: scenario.seed, voiceDutyCycle: scenario.voiceDutyCycle)
+            bots[index].behaviour = BotBehaviour(kind: bot.kind, context: context, start: own.pose.headPosition)
+        }
+        guard bots[index].measuring, let codec = bots[index].session.codec else { return }
+        var seen = bots[index].seenInputs
+        var latencies: [UInt64] = []
+        for state in snapshot.avatars where state.id != me {
+            poseBits += UInt64(codec.bitCount(of: state.pose))
+            poseCount += 1
+            guard state.lastInputSequence != 0 else { continue }
+            let previous = seen[state.id] ?? 0
+            guard previous == 0 || Int32(bitPattern: state.lastInputSequence &- previous) > 0 else { continue }
+            seen[state.id] = state.lastInputSequence
+            // The first sighting may be an old input; count only advances seen live.
+            guard previous != 0, let sent = sendTime(of: state.id, sequence: state.lastInputSequence) else { continue }
+            if sent <= now && now - sent < 10_000_000 { latencies.append(now - sent) }
+        }
+        bots[index].seenInputs = seen
+        for latency in latencies { poseLatency.record(micros: latency) }
+    }
+
+    /// Leaves gracefully: ENet counts a peer as gone once its disconnect is queued, so wait for the
+    /// acknowledgements (the disconnect events), bounded in time.
+    private func leaveAll() {
+        var pending = 0
+        for bot in bots where bot.connected {
+            if let peer = bot.peer {
+                hosts[bot.host].disconnect(peer, data: ReasonCode.none.disconnectData)
+                pending += 1
+            }
+        }
+        for host in hosts { host.flush() }
+        let deadline = MonotonicClock.nowMicros() + 2_000_000
+        while pending > 0 && MonotonicClock.nowMicros() < deadline {
+            var any = false
+            for host in hosts {
+                while let event = host.poll() {
+                    any = true
+                    if case .disconnected = event { pending -= 1 }
+                }
+            }
+            if !any { MonotonicClock.sleep(micros: 1000) }
+        }
+    }
+
+    // MARK: the report
+
+    private func makeReport(elapsedSeconds: Double, startedAt: String) -> LoadReport {
+        var report = LoadReport(
+            scenario: scenario.name, durationSeconds: elapsedSeconds, startedAt: startedAt, seed: scenario.seed,
+            server: serverAddress.description, world: scenario.world, botsRequested: bots.count)
+        report.botsConnected = connectedCount
+        report.botsFailed = failedCount
+        report.failureReasons = failureReasons
+        report.connectMs = connectTime.totalMillis
+        report.rttMs = rtt.totalMillis
+        report.poseLatencyMs = poseLatency.totalMillis
+
+        // Per-bot bandwidth over each bot's connected time. Application payload is what each bot counts;
+        // scaling by the hosts' ENet totals adds the protocol overhead so the mean is exact UDP payload.
+        let io = hosts.map(\.statistics)
+        let hostDown = Double(io.reduce(0) { $0 + $1.bytesReceived })
+        let hostUp = Double(io.reduce(0) { $0 + $1.bytesSent })
+        let appDown = Double(bots.reduce(0) { $0 + $1.bytesDown })
+        let appUp = Double(bots.reduce(0) { $0 + $1.bytesUp })
+        let end = MonotonicClock.nowMicros()
+        var downRates: [Double] = []
+        var upRates: [Double] = []
+        for bot in bots where bot.joinedMicros != 0 {
+            let seconds = Double(end - bot.joinedMicros) / 1e6
+            guard seconds >= 1 else { continue }
+            downRates.append(Double(bot.bytesDown) * (appDown > 0 ? hostDown / appDown : 1) * 8 / 1000 / seconds)
+            upRates.append(Double(bot.bytesUp) * (appUp > 0 ? hostUp / appUp : 1) * 8 / 1000 / seconds)
+        }
+        report.downKbpsPerBot = MeanP99(mean: mean(downRates), p99: percentile(downRates, 99))
+        report.upKbpsPerBot = MeanP99(mean: mean(upRates), p99: percentile(upRates, 99))
+        let botSeconds = Double(max(1, report.botsConnected)) * max(1e-6, elapsedSeconds)
+        report.downDatagramsPerSecondPerBot = Double(io.reduce(0) { $0 + $1.datagramsReceived }) / botSeconds
+        report.upDatagramsPerSecondPerBot = Double(io.reduce(0) { $0 + $1.datagramsSent }) / botSeconds
+        report.snapshotsPerSecondPerBot = Double(snapshotsTotal) / botSeconds
+        let measuringBots = Double(max(1, bots.filter { $0.measuring && $0.joinedMicros != 0 }.count))
+        report.snapshotGapsPerBotPerMinute = Double(snapshotGaps) / measuringBots / max(1e-6, elapsedSeconds / 60)
+        if poseCount > 0 { report.poseBytesAbsoluteMean = Double(poseBits) / Double(poseCount) / 8 }
+
+        // Server figures: the median of its per-second p50s and the 99th percentile of its per-second p99s.
+        if !serverSamples.isEmpty {
+            let steady = Array(serverSamples.dropFirst(min(2, serverSamples.count - 1)))
+            report.serverTickMs = Percentiles(
+                p50: percentile(steady.map(\.tickMillisP50), 50), p99: percentile(steady.map(\.tickMillisP99), 99),
+                max: steady.map(\.tickMillisP99).max())
+            report.serverCpuCores = mean(steady.map(\.cpuCores))
+            report.serverDatagramsInPerSecond = mean(steady.map(\.datagramsInPerSecond))
+            report.serverDatagramsOutPerSecond = mean(steady.map(\.datagramsOutPerSecond))
+            if let first = serverSamples.first, let last = serverSamples.last {
+                report.serverTickOverruns = Double(last.tickOverruns - min(last.tickOverruns, first.tickOverruns))
+            }
+        } else {
+            notes.append("no server statistics source: server figures not measured")
+        }
+
+        report.botCpuCores = mean(timeline.compactMap(\.botCpuCores))
+        report.botSendLagMsMax = timeline.compactMap(\.botSendLagMs).max()
+        report.botSaturated = !saturationReasons.isEmpty
+        report.botSaturationReasons = saturationReasons.sorted()
+        report.timeline = timeline
+        report.notes = notes
+        return report
+    }
+}
+
+/// CPU time of the calling thread, in seconds: the bots' own share, apart from an in-process server.
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+extension LoadReport {
+    /// Evaluates the scenario's SLOs into the report.
+    public mutating func applySLO(_ thresholds: [SLOThreshold]) {
+        slo = evaluate(thresholds, on: self)
+    }
+
+    /// 0 when every SLO passed, 1 otherwise (an SLO failed, or no bot connected at all).
+    public var exitCode: Int32 {
+        slo.passed && botsConnected > 0 ? 0 : 1
+    }
+}
