@@ -3,7 +3,7 @@ SWIFT ?= swift
 CONFIG ?= Config/atrium.yaml
 RELEASE_BIN = .build/release
 
-.PHONY: deps build release run test check-worlds bots clean
+.PHONY: deps build release run test bots loadtest clean
 
 ## deps: install missing Debian packages (as root or with sudo), or say what to run
 deps:
@@ -22,16 +22,21 @@ release: deps
 run: release
 	$(RELEASE_BIN)/atrium serve --config $(CONFIG)
 
-## test: unit + in-process end-to-end tests, world file checks
+## test: unit + in-process end-to-end tests, world file checks, and the smoke load scenario end to end
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(SWIFT) run atrium check-world Worlds/*.yaml
+	$(SWIFT) run atrium-bots run LoadTests/smoke.yaml --json .build/reports/smoke.json --html .build/reports/smoke.html
 
 ## bots: point 50 bots at a running server (SERVER=host:port WORLD=id BOTS=n DURATION=s)
 bots: release
 	$(RELEASE_BIN)/atrium-bots run --server $(or $(SERVER),127.0.0.1:7777) --world $(or $(WORLD),expo-hall) \
 		--bots $(or $(BOTS),50) --duration $(or $(DURATION),60)
+
+## loadtest: run one scenario from LoadTests/ (SCENARIO=expo-1000; extra flags in ARGS)
+loadtest: release
+	$(RELEASE_BIN)/atrium-bots run LoadTests/$(or $(SCENARIO),smoke).yaml $(ARGS)
 
 clean:
 	rm -rf .build

@@ -44,6 +44,8 @@ struct Run: ParsableCommand {
     @Option(help: "Write the JSON result here (default reports/<scenario>.json).") var json: String?
     @Option(help: "Write the HTML report here (default reports/<scenario>.html).") var html: String?
     @Option(help: "A previous JSON result to compare against.") var compare: String?
+    @Option(name: .customLong("stats-url"), help: "A remote node's GET /v1/stats URL, for server figures.")
+    var statsURL: String?
 
     func run() throws {
         var scenario: Scenario
@@ -74,9 +76,20 @@ struct Run: ParsableCommand {
         var node: NodeRuntime?
         var address: TransportAddress
         var stats: (@Sendable () -> ServerSample?)?
+        var statsPoller: ServerStatsPoller?
+        defer { statsPoller?.stop() }
         switch scenario.target {
         case .remote(let remote):
             address = remote
+            if let url = scenario.statsURL {
+                guard let poller = ServerStatsPoller(url: url) else {
+                    printError("stats_url '\(url)' is not a URL")
+                    throw ExitCode(2)
+                }
+                poller.start()
+                statsPoller = poller
+                stats = { poller.sample }
+            }
         case .local(let configPath):
             let runtime = try startLocalNode(configPath: configPath)
             node = runtime
@@ -169,6 +182,7 @@ struct Run: ParsableCommand {
             scenario.poseRateHz = poseRate
         }
         if let measuringBots { scenario.measuringBots = max(0, measuringBots) }
+        if let statsURL { scenario.statsURL = statsURL }
         return scenario
     }
 

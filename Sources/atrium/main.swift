@@ -41,6 +41,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("stats-interval-ms"), help: "Statistics interval.") var statsIntervalMs: String?
     @Option(name: .customLong("max-instances-per-world"), help: "Instances a world may open.")
     var maxInstancesPerWorld: String?
+    @Option(name: .customLong("admin-port"), help: "HTTP admin port; 0 turns it off.") var adminPort: String?
+    @Option(name: .customLong("admin-bind-address"), help: "Admin endpoint address.") var adminBindAddress: String?
 
     var flagOverrides: [String: String] {
         let pairs: [(String, String?)] = [
@@ -48,7 +50,8 @@ struct Serve: AsyncParsableCommand {
             ("hello_timeout_ms", helloTimeoutMs), ("peer_timeout_ms", peerTimeoutMs),
             ("shutdown_grace_ms", shutdownGraceMs), ("log_level", logLevel), ("snapshot_max_bytes", snapshotMaxBytes),
             ("max_speed_mps", maxSpeedMps), ("max_reach_m", maxReachM), ("stats_interval_ms", statsIntervalMs),
-            ("max_instances_per_world", maxInstancesPerWorld),
+            ("max_instances_per_world", maxInstancesPerWorld), ("admin_port", adminPort),
+            ("admin_bind_address", adminBindAddress),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }
@@ -84,10 +87,17 @@ struct Serve: AsyncParsableCommand {
                     "tick_rate": "\(world.definition.tickRate)",
                 ])
         }
-        let node = AtriumNodeService(configuration: configuration, worlds: worlds, logger: logger)
+        let board = StatisticsBoard()
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: AtriumNodeService(configuration: configuration, worlds: worlds, logger: logger, board: board))
+        ]
+        if configuration.adminPort != 0 {
+            let admin = AdminHTTP.application(
+                board: board, host: configuration.adminBindAddress, port: configuration.adminPort, logger: logger)
+            services.append(.init(service: admin))
+        }
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: node)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

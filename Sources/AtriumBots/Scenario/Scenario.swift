@@ -32,6 +32,8 @@ public struct Scenario: Sendable {
     public var connectTimeoutSeconds: Double
     /// How many bots decode every snapshot for latency figures; the rest count and acknowledge only.
     public var measuringBots: Int
+    /// A remote node's `GET /v1/stats` URL (docs/ADMIN.md), for server-side figures.
+    public var statsURL: String?
 
     public init(name: String, world: String, bots: Int, target: Target) {
         self.name = name
@@ -50,6 +52,7 @@ public struct Scenario: Sendable {
         self.slo = []
         self.connectTimeoutSeconds = 10
         self.measuringBots = 200
+        self.statsURL = nil
     }
 }
 
@@ -79,8 +82,17 @@ extension Scenario {
             throw try root.required("world").error("'\(world)' is not a valid world id ([a-z0-9-], 1–64)")
         }
         let bots = try root.required("bots").int(in: 1...20_000)
-        let target = try parseTarget(root.required("server"))
+        let server = try root.required("server")
+        let target = try parseTarget(server)
         var scenario = Scenario(name: name, world: world, bots: bots, target: target)
+        if let stats = try server.mapping(allowedKeys: serverKeys).optional("stats_url") {
+            let text = try stats.string()
+            guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
+                throw stats.error("'\(text)' is not an http:// or https:// URL")
+            }
+            guard case .remote = target else { throw stats.error("stats_url applies to a remote server") }
+            scenario.statsURL = text
+        }
         if let v = root.optional("description") { scenario.description = try v.string() }
         if let v = root.optional("world_file") { scenario.worldFile = try v.string() }
         if let v = root.optional("ramp_per_s") { scenario.rampPerSecond = try v.double(in: 0.1...100_000) }
@@ -99,8 +111,10 @@ extension Scenario {
         return scenario
     }
 
+    static let serverKeys: Set<String> = ["address", "local", "config", "stats_url"]
+
     static func parseTarget(_ value: YAMLValue) throws(DocumentError) -> Target {
-        let map = try value.mapping(allowedKeys: ["address", "local", "config"])
+        let map = try value.mapping(allowedKeys: serverKeys)
         let address = map.optional("address")
         let local = try map.optional("local")?.bool() ?? false
         switch (address, local) {

@@ -14,6 +14,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxReachMetres: Double = 1.0
     public var statsIntervalMs: Int = 1000
     public var maxInstancesPerWorld: Int = 64
+    public var adminPort: Int = 7780
+    public var adminBindAddress: String = "127.0.0.1"
 
     public init() {}
 
@@ -142,6 +144,9 @@ extension ServerConfiguration {
                  summary: "How often the node publishes its statistics snapshot and logs a status line."),
         .integer("max_instances_per_world", \.maxInstancesPerWorld, range: 1...1000,
                  summary: "When every instance of a world is full, a new one opens, up to this many."),
+        .integer("admin_port", \.adminPort, range: 0...65535,
+                 summary: "TCP port of the HTTP admin endpoint (GET /v1/stats, /healthz); 0 turns it off."),
+        .text("admin_bind_address", \.adminBindAddress, summary: "Address the admin endpoint binds (loopback by default)."),
     ]
 }
 

@@ -132,15 +132,18 @@ public struct AtriumNodeService: Service {
     let configuration: ServerConfiguration
     let worlds: [LoadedWorld]
     let logger: Logger
+    let board: StatisticsBoard
 
-    public init(configuration: ServerConfiguration, worlds: [LoadedWorld], logger: Logger) {
+    public init(configuration: ServerConfiguration, worlds: [LoadedWorld], logger: Logger, board: StatisticsBoard) {
         self.configuration = configuration
         self.worlds = worlds
         self.logger = logger
+        self.board = board
     }
 
     public func run() async throws {
         let runtime = try NodeRuntime.start(configuration: configuration, worlds: worlds, logger: logger)
+        board.attach(runtime)
         logger.info(
             "listening",
             metadata: [

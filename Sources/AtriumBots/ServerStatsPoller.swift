@@ -1,0 +1,67 @@
+import Foundation
+import Synchronization
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Reads a remote node's `GET /v1/stats` (docs/ADMIN.md) once a second on its own thread, so the bots'
+/// loop never waits on HTTP; the runner takes the latest sample.
+public final class ServerStatsPoller: Sendable {
+    private let url: URL
+    private let latest = Mutex<ServerSample?>(nil)
+    private let stopped = Atomic<Bool>(false)
+
+    public init?(url text: String) {
+        guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https" else { return nil }
+        self.url = url
+    }
+
+    /// Polls until `stop()`.
+    public func start() {
+        let thread = Thread { [self] in
+            while !stopped.load(ordering: .relaxed) {
+                if let sample = fetch() { latest.withLock { $0 = sample } }
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+        thread.name = "atrium-bots-stats"
+        thread.start()
+    }
+
+    public func stop() { stopped.store(true, ordering: .relaxed) }
+
+    public var sample: ServerSample? { latest.withLock { $0 } }
+
+    private struct Document: Decodable {
+        struct Tick: Decodable {
+            var p50: Double
+            var p99: Double
+        }
+        var tick_ms: Tick
+        var cpu_cores: Double
+        var datagrams_in_per_s: Double
+        var datagrams_out_per_s: Double
+        var tick_overruns: UInt64
+    }
+
+    private func fetch() -> ServerSample? {
+        let done = DispatchSemaphore(value: 0)
+        let body = Mutex<Data?>(nil)
+        var request = URLRequest(url: url)
+        request.timeoutInterval = 2
+        let task = URLSession.shared.dataTask(with: request) { data, response, _ in
+            if (response as? HTTPURLResponse)?.statusCode == 200 { body.withLock { $0 = data } }
+            done.signal()
+        }
+        task.resume()
+        _ = done.wait(timeout: .now() + 3)
+        guard let data = body.withLock({ $0 }), let doc = try? JSONDecoder().decode(Document.self, from: data) else {
+            return nil
+        }
+        return ServerSample(
+            tickMillisP50: doc.tick_ms.p50, tickMillisP99: doc.tick_ms.p99, cpuCores: doc.cpu_cores,
+            datagramsInPerSecond: doc.datagrams_in_per_s, datagramsOutPerSecond: doc.datagrams_out_per_s,
+            tickOverruns: doc.tick_overruns)
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+/// The stats endpoint's JSON (documented in docs/ADMIN.md): snake_case, stable field names.
+struct StatisticsDocument: Codable, Equatable {
+    struct Tick: Codable, Equatable {
+        var p50: Double
+        var p99: Double
+        var max: Double
+    }
+
+    struct World: Codable, Equatable {
+        var world: String
+        var instance: Int
+        var avatars: Int
+        var capacity: Int
+    }
+
+    struct Counters: Codable, Equatable {
+        var inputs_applied: UInt64
+        var inputs_stale: UInt64
+        var inputs_rubber_banded: UInt64
+        var inputs_out_of_reach: UInt64
+        var snapshots_sent: UInt64
+        var snapshot_datagrams: UInt64
+        var snapshot_bytes: UInt64
+        var chat_relayed: UInt64
+        var malformed_messages: UInt64
+        var unexpected_messages: UInt64
+    }
+
+    var uptime_s: Double
+    var ticks: UInt64
+    var tick_ms: Tick
+    var tick_overruns: UInt64
+    var cpu_cores: Double
+    var worker_cpu_cores: Double
+    var sessions: Int
+    var avatars: Int
+    var datagrams_in_per_s: Double
+    var datagrams_out_per_s: Double
+    var bytes_in_per_s: Double
+    var bytes_out_per_s: Double
+    var worlds: [World]
+    var counters: Counters
+
+    init(_ s: NodeStatistics) {
+        uptime_s = s.uptimeSeconds
+        ticks = s.ticks
+        tick_ms = Tick(p50: s.tickMillisP50, p99: s.tickMillisP99, max: s.tickMillisMax)
+        tick_overruns = s.tickOverruns
+        cpu_cores = s.cpuCores
+        worker_cpu_cores = s.workerCpuCores
+        sessions = s.sessions
+        avatars = s.avatars
+        datagrams_in_per_s = s.datagramsInPerSecond
+        datagrams_out_per_s = s.datagramsOutPerSecond
+        bytes_in_per_s = s.bytesInPerSecond
+        bytes_out_per_s = s.bytesOutPerSecond
+        worlds = s.worlds.map { World(world: $0.worldId, instance: $0.instance, avatars: $0.avatars, capacity: $0.capacity) }
+        let t = s.totals
+        counters = Counters(
+            inputs_applied: t.inputsApplied, inputs_stale: t.inputsStale, inputs_rubber_banded: t.inputsRubberBanded,
+            inputs_out_of_reach: t.inputsOutOfReach, snapshots_sent: t.snapshotsSent,
+            snapshot_datagrams: t.snapshotDatagrams, snapshot_bytes: t.snapshotBytes, chat_relayed: t.chatRelayed,
+            malformed_messages: s.malformedMessages, unexpected_messages: s.unexpectedMessages)
+    }
+
+    func encoded() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // Encoding plain numbers and strings cannot fail.
+        return (try? encoder.encode(self)) ?? Data("{}".utf8)
+    }
+}
