@@ -21,6 +21,7 @@ let package = Package(
     products: [
         .executable(name: "atrium", targets: ["atrium"]),
         .executable(name: "atrium-bots", targets: ["atrium-bots"]),
+        .executable(name: "atrium-floor", targets: ["atrium-floor"]),
         .library(name: "AtriumClient", targets: ["AtriumClient"]),
         .library(name: "AtriumWire", targets: ["AtriumWire"]),
         .library(name: "AtriumWorld", targets: ["AtriumWorld"]),
@@ -93,6 +94,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        // The raw-ENet floor for load reports (LoadTests/Floor): bare ENet with a run's datagram pattern.
+        .executableTarget(
+            name: "atrium-floor",
+            dependencies: ["AtriumTransport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "LoadTests/Floor",
             swiftSettings: strict
         ),
 
