@@ -3,7 +3,7 @@ SWIFT ?= swift
 CONFIG ?= Config/atrium.yaml
 RELEASE_BIN = .build/release
 
-.PHONY: deps build release run test check-worlds bots clean
+.PHONY: deps build release run test check-worlds bots bench clean
 
 ## deps: install missing Debian packages (as root or with sudo), or say what to run
 deps:
@@ -32,6 +32,10 @@ test: deps
 bots: release
 	$(RELEASE_BIN)/atrium-bots run --server $(or $(SERVER),127.0.0.1:7777) --world $(or $(WORLD),expo-hall) \
 		--bots $(or $(BOTS),50) --duration $(or $(DURATION),60)
+
+## bench: microbenchmarks (Benchmarks/, its own package; FILTER=regex picks benchmarks)
+bench:
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark $(if $(FILTER),--filter '$(FILTER)')
 
 clean:
 	rm -rf .build
