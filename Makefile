@@ -3,7 +3,7 @@ SWIFT ?= swift
 CONFIG ?= Config/atrium.yaml
 RELEASE_BIN = .build/release
 
-.PHONY: deps build release run test bots loadtest clean
+.PHONY: deps build release run test bots loadtest bench floor clean
 
 ## deps: install missing Debian packages (as root or with sudo), or say what to run
 deps:
@@ -17,6 +17,7 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product atrium
 	$(SWIFT) build -c release --product atrium-bots
+	$(SWIFT) build -c release --product atrium-floor
 
 ## run: build (release) and serve the worlds in Worlds/ with the default configuration
 run: release
@@ -37,6 +38,15 @@ bots: release
 ## loadtest: run one scenario from LoadTests/ (SCENARIO=expo-1000; extra flags in ARGS)
 loadtest: release
 	$(RELEASE_BIN)/atrium-bots run LoadTests/$(or $(SCENARIO),smoke).yaml $(ARGS)
+
+## floor: bare-ENet CPU floor for a load report's datagram pattern (REPORT=reports/expo-1000.json)
+floor: deps
+	$(SWIFT) build -c release --product atrium-floor
+	$(RELEASE_BIN)/atrium-floor --from $(or $(REPORT),reports/expo-1000.json)
+
+## bench: microbenchmarks (Benchmarks/, its own package; FILTER=regex picks benchmarks)
+bench:
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark $(if $(FILTER),--filter '$(FILTER)')
 
 clean:
 	rm -rf .build

@@ -1,0 +1,29 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Microbenchmarks for Atrium, kept in their own package so that the root package (`make test`)
+// never builds or resolves the benchmark dependency. Run from this directory:
+//   swift package --disable-sandbox benchmark
+// One executable target per suite; sources in Benchmarks/<Suite>/ (the layout the plugin discovers).
+let package = Package(
+    name: "AtriumBenchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(name: "Atrium", path: ".."),
+        // MallocInterposer only (not the default traits): malloc counts without jemalloc.
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "Wire",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "AtriumWire", package: "Atrium"),
+                .product(name: "AtriumWorld", package: "Atrium"),
+            ],
+            path: "Benchmarks/Wire",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)
