@@ -109,8 +109,10 @@ public func summaryTable(_ r: LoadReport) -> String {
     let sections = r.summarySections
     let indent = "  "
     let detailIndent = "    "
+    // Detail rows (failure and saturation reasons) can be long sentences; they overflow their own line
+    // rather than widen every row of the table.
     let labelWidth = sections.flatMap { s in
-        [s.title.count] + s.rows.map { ($0.isDetail ? detailIndent : indent).count + Fmt.oneLine($0.label).count }
+        [s.title.count] + s.rows.filter { !$0.isDetail }.map { indent.count + Fmt.oneLine($0.label).count }
     }.max() ?? 0
     let cellWidth = max(8, sections.flatMap { $0.columns + $0.rows.flatMap(\.cells) }.map(\.count).max() ?? 0)
 
