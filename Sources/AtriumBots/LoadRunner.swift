@@ -354,8 +354,9 @@ public final class LoadRunner {
             send(hello, from: index, channel: .control)
         case .disconnected(let peer, let data):
             guard let index = botByPeer[host].removeValue(forKey: peer) else { return }
+            // ENet reports its own time-outs as a disconnect with data 0; the server always sends a reason.
             let reason = ReasonCode(disconnectData: data) ?? ReasonCode.none
-            fail(index, "disconnected by server: \(reason.name)")
+            fail(index, reason == .none ? "connection lost (ENet time-out)" : "disconnected by server: \(reason.name)")
         case .received(let peer, _, let payload):
             guard let index = botByPeer[host][peer] else { return }
             receive(payload, by: index)
