@@ -153,8 +153,11 @@ extension PoseCodec {
         let bias = Int64(Self.handOffsetBias)
         let top = Int64((1 << Self.handOffsetBits) - 1)
         @inline(__always) func offset(_ v: Float, _ base: Float) -> UInt16 {
-            // Clamp before converting so huge or infinite offsets cannot trap; NaN counts as 0.
-            UInt16(quantizeClamped((Double(v) - Double(base)) * 1000 + Double(bias), 0, top))
+            // round, then add the bias, then clamp (§8.2); a NaN offset counts as 0 (code 1024). Clamping
+            // before converting keeps huge or infinite offsets from trapping.
+            let scaled = (Double(v) - Double(base)) * 1000
+            let r = scaled.isNaN ? 0 : scaled.rounded(.toNearestOrAwayFromZero)
+            return UInt16(quantizeClamped(r + Double(bias), 0, top))
         }
         let relative = headRotation.conjugate * DQuat(hand.rotation)
         return QuantizedHand(
