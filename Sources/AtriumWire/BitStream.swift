@@ -15,11 +15,15 @@ public enum WireError: Error, Equatable, Sendable {
     case invalidString(field: String)
     /// A string's byte length is over the field's limit.
     case stringTooLong(field: String, length: Int, limit: Int)
-    /// A value outside its field's domain: unknown role/reason code, part index >= count, non-zero
-    /// baseline, a quantized position beyond the bounds, invalid world bounds, ...
+    /// A value outside its field's domain: unknown role/reason code, part index >= count, a baseline too
+    /// old for the snapshot, a quantized position beyond the bounds, invalid world bounds, a reserved entry
+    /// kind, an Elias-gamma code over 32 bits, an update or leave of an avatar not in the baseline, ...
     case invalidField(field: String, value: UInt64)
     /// A POSE or SNAPSHOT was decoded without a `PoseCodec` (the WELCOME bounds are needed).
     case missingWorldContext
+    /// `DeltaSnapshot.decode` was given a baseline view other than the one the SNAPSHOT names (a caller
+    /// error, not a malformed message).
+    case baselineMismatch(expected: UInt32, given: UInt32)
 }
 
 /// Writes values into a bit stream, least-significant bit first.
@@ -237,5 +241,53 @@ public struct BitReader: Sendable {
     public func finish() throws(WireError) {
         let extra = bitsRemaining >> 3
         if extra > 0 { throw .trailingBytes(extra) }
+    }
+}
+
+// MARK: - Counting and Elias-gamma
+
+/// Where bit-level encoders write: a `BitWriter`, or a `BitCounter` that only counts. Encoders that are
+/// generic over it give exact sizes without a second, hand-maintained size formula.
+protocol BitSink {
+    mutating func write(_ value: UInt64, bits: Int)
+}
+
+extension BitWriter: BitSink {}
+
+/// Counts the bits an encoder would write.
+struct BitCounter: BitSink {
+    var bitCount = 0
+    @inline(__always) mutating func write(_ value: UInt64, bits: Int) { bitCount &+= bits }
+}
+
+/// Elias-gamma codes for 1 ≤ n < 2^32 (PROTOCOL.md §10.3.3): with k = bitLength(n) − 1, k zero bits, a one
+/// bit, then the low k bits of n, least-significant bit first. 2k + 1 bits: n = 1 is the single bit `1`.
+enum EliasGamma {
+    /// Largest value the protocol allows (k ≤ 31).
+    static let maxValue = UInt64(UInt32.max)
+
+    /// 2 × (bitLength(n) − 1) + 1. Precondition: 1 ≤ n ≤ 2^32 − 1.
+    @inline(__always) static func bitCount(_ n: UInt64) -> Int {
+        precondition(n >= 1 && n <= maxValue, "Elias-gamma: n must be 1...2^32-1")
+        return 2 &* (63 &- n.leadingZeroBitCount) &+ 1
+    }
+
+    static func write<S: BitSink>(_ n: UInt64, into w: inout S) {
+        precondition(n >= 1 && n <= maxValue, "Elias-gamma: n must be 1...2^32-1")
+        let k = 63 &- n.leadingZeroBitCount
+        // k zeros, then the one bit: the value 1 << k in k + 1 bits, LSB first.
+        w.write(1 &<< UInt64(k), bits: k &+ 1)
+        w.write(n, bits: k)  // the low k bits (the leading one is implied)
+    }
+
+    /// Reads a code; `invalidField(field, 32)` if 32 zero bits come first (n ≥ 2^32), `truncated` if the
+    /// stream ends inside the code.
+    static func read(from r: inout BitReader, field: String) throws(WireError) -> UInt64 {
+        var k = 0
+        while try r.read(bits: 1) == 0 {
+            k &+= 1
+            if k > 31 { throw .invalidField(field: field, value: UInt64(k)) }
+        }
+        return (1 &<< UInt64(k)) | (try r.read(bits: k))
     }
 }

@@ -1,8 +1,9 @@
 /// Protocol versions. The client offers [minVersion, maxVersion] in HELLO; the server picks the highest
 /// version both support or answers DENY(version_mismatch) carrying its own range.
 public enum ProtocolVersion {
-    public static let current: UInt16 = 1
-    public static let supported: ClosedRange<UInt16> = 1...1
+    /// Version 2: delta snapshots (version 1 sent full snapshots; PROTOCOL.md §11).
+    public static let current: UInt16 = 2
+    public static let supported: ClosedRange<UInt16> = 2...2
 
     /// The highest version in both the client's range and `supported`; nil if there is none
     /// (including an empty client range, clientMin > clientMax).
@@ -20,13 +21,13 @@ public enum Channel: UInt8, Sendable, CaseIterable {
     case control = 0
     /// Unreliable, sequenced (ENet drops packets older than the newest received): poses, snapshots, ping/pong.
     case state = 1
-    /// Unreliable, unsequenced. Reserved for voice in a later version; nothing is sent there in v1.
+    /// Unreliable, unsequenced. Reserved for voice in a later version; nothing is sent there in v2.
     case voice = 2
 
     public static let count = 3
 }
 
-/// Size limits of v1. Strings are measured in UTF-8 bytes.
+/// Size limits of v2. Strings are measured in UTF-8 bytes.
 public enum WireLimits {
     public static let maxDisplayNameBytes = 32
     public static let maxWorldIdBytes = 64

@@ -1,4 +1,4 @@
-// Every message of protocol v1. Layouts (all fields in stream order; see docs/PROTOCOL.md):
+// Every message of protocol v2. Layouts (all fields in stream order; see docs/PROTOCOL.md):
 //
 // client → server
 //   0x01 HELLO   ch0  u16 minVersion, u16 maxVersion, u8 requestedRole, string8 worldId, string8 displayName
@@ -10,7 +10,7 @@
 //                     string8 worldId, 32 bytes worldContentHash, 6 × f32 bounds (min xyz, max xyz), u16 capacity
 //   0x82 DENY    ch0  u8 reason, u16 serverMinVersion, u16 serverMaxVersion, string8 detail
 //   0x83 SNAPSHOT ch1 u32 sequence, u64 serverTimeMicros, u32 baseline, u8 partIndex, u8 partCount,
-//                     u16 avatarCount, avatarCount × (u16 avatarId, u32 lastInputSequence, PoseBits)
+//                     u16 entryCount, entryCount × entry (DeltaSnapshot.swift)
 //   0x84 AVATAR_JOINED ch0  u16 avatarId, u8 role, string8 displayName
 //   0x85 AVATAR_LEFT   ch0  u16 avatarId, u8 reason
 //   0x86 CHAT_RELAY    ch0  u16 fromAvatarId, string16 text
@@ -128,7 +128,8 @@ public struct Deny: Equatable, Sendable {
     }
 }
 
-/// One avatar inside a SNAPSHOT.
+/// An avatar's absolute state as the v1-era `SnapshotPacker.pack(…avatars:…)` overload takes it and
+/// `Snapshot.avatars` returns it. Transitional: v2 code works with `ViewEntry` and `SnapshotEntry`.
 public struct AvatarState: Equatable, Sendable {
     public var id: UInt16
     /// The newest POSE inputSequence applied for this avatar.
@@ -142,35 +143,49 @@ public struct AvatarState: Equatable, Sendable {
     }
 }
 
-/// Server → client, every tick: full state of the avatars in this part.
+/// Server → client: one received SNAPSHOT part (protocol v2), header decoded, entries still encoded.
+///
+/// Entries are deltas against the baseline view the header names, so they can only be decoded with it:
+/// look the view up by `baseline` (`SnapshotViewRing.view(_:)`), then call `entries(baseline:codec:)` (or
+/// let a `SnapshotReceiver` do all of it). `ServerMessage.decode` checks the header only.
 public struct Snapshot: Equatable, Sendable {
-    /// Starts at 1; all parts of one tick share it.
-    public var sequence: UInt32
-    public var serverTimeMicros: UInt64
-    /// 0 = full state. Other values are reserved for delta snapshots and rejected by v1 decoders.
-    public var baseline: UInt32
-    /// 0..<partCount.
-    public var partIndex: UInt8
-    /// 1...255.
-    public var partCount: UInt8
-    public var avatars: [AvatarState]
+    public let header: SnapshotHeader
+    /// The whole message, type byte included.
+    public let bytes: [UInt8]
+    /// Transitional, see `avatars`.
+    let fullState: [AvatarState]?
 
-    public init(
-        sequence: UInt32, serverTimeMicros: UInt64, baseline: UInt32 = 0, partIndex: UInt8 = 0, partCount: UInt8 = 1,
-        avatars: [AvatarState]
-    ) {
-        self.sequence = sequence
-        self.serverTimeMicros = serverTimeMicros
-        self.baseline = baseline
-        self.partIndex = partIndex
-        self.partCount = partCount
-        self.avatars = avatars
+    /// Checks the header (`DeltaSnapshot.decodeHeader`) and keeps the bytes.
+    public init(_ bytes: [UInt8]) throws(WireError) {
+        header = try DeltaSnapshot.decodeHeader(bytes)
+        self.bytes = bytes
+        fullState = nil
     }
 
-    /// Bits before the first AvatarState: type, sequence, time, baseline, part index/count, avatarCount.
-    public static let headerBits = 8 + 32 + 64 + 32 + 8 + 8 + 16
-    /// Bits of an AvatarState before its PoseBits.
-    public static let avatarHeaderBits = 16 + 32
+    init(header: SnapshotHeader, bytes: [UInt8], fullState: [AvatarState]?) {
+        self.header = header
+        self.bytes = bytes
+        self.fullState = fullState
+    }
+
+    public var sequence: UInt32 { header.sequence }
+    public var serverTimeMicros: UInt64 { header.serverTimeMicros }
+    public var baseline: UInt32 { header.baseline }
+    public var partIndex: UInt8 { header.partIndex }
+    public var partCount: UInt8 { header.partCount }
+
+    /// The entries, decoded against `baseline` (the view named by `header.baseline`).
+    public func entries(baseline: SnapshotView, codec: PoseCodec) throws(WireError) -> [SnapshotEntry] {
+        try DeltaSnapshot.decode(bytes, baseline: baseline, codec: codec).entries
+    }
+
+    /// Transitional, for v1-era callers that treat every SNAPSHOT as full state: the states of a part with
+    /// baseline 0 (all its entries are full), filled in by `ServerMessage.decode` when it has a codec;
+    /// empty for a delta part, which needs its baseline view. Use `SnapshotReceiver` instead.
+    @available(*, deprecated, message: "v2 snapshots are deltas: decode them against their baseline view (SnapshotReceiver)")
+    public var avatars: [AvatarState] { fullState ?? [] }
+
+    public static func == (a: Snapshot, b: Snapshot) -> Bool { a.header == b.header && a.bytes == b.bytes }
 }
 
 /// Server → client: an avatar is present (sent for every avatar already there after WELCOME, then for
@@ -423,8 +438,8 @@ public enum ServerMessage: Equatable, Sendable {
     /// Reliable messages go on the control channel; the others are unreliable (sequenced).
     public var isReliable: Bool { channel == .control }
 
-    /// One ENet packet. `codec` is required for `.snapshot` (precondition). `worldContentHash` must be
-    /// 32 bytes (precondition); a SNAPSHOT holds at most 65535 avatars (precondition).
+    /// One ENet packet. `worldContentHash` must be 32 bytes (precondition). A `.snapshot` is its bytes as
+    /// `DeltaSnapshot.encode` wrote them (`codec` is not used).
     public func encode(codec: PoseCodec?) -> [UInt8] {
         var w: BitWriter
         switch self {
@@ -449,10 +464,8 @@ public enum ServerMessage: Equatable, Sendable {
             w.writeU16(m.serverMaxVersion)
             w.writeString8(m.detail, limit: WireLimits.maxDetailBytes)
         case .snapshot(let m):
-            guard let codec else { preconditionFailure("ServerMessage.encode: a SNAPSHOT needs the world's PoseCodec") }
-            return SnapshotPacker.encodePart(
-                sequence: m.sequence, serverTimeMicros: m.serverTimeMicros, baseline: m.baseline,
-                partIndex: m.partIndex, partCount: m.partCount, avatars: m.avatars[...], codec: codec)
+            // Encoded by DeltaSnapshot.encode / SnapshotPacker.pack, which need the baseline view.
+            return m.bytes
         case .avatarJoined(let m):
             w = BitWriter(capacity: 8 + WireLimits.maxDisplayNameBytes)
             w.writeU8(MessageType.avatarJoined.rawValue)
@@ -483,7 +496,10 @@ public enum ServerMessage: Equatable, Sendable {
         return w.finish()
     }
 
-    /// Decodes one ENet packet. `codec` is needed for SNAPSHOT (`missingWorldContext` without it).
+    /// Decodes one ENet packet. A SNAPSHOT is decoded up to its header (`Snapshot`); its entries need the
+    /// baseline view (`Snapshot.entries(baseline:codec:)`, `SnapshotReceiver`). Whole bytes after the header
+    /// are not checked here but by the entry decoder. (Transitional: with a `codec`, a baseline-0 part is
+    /// decoded whole, for `Snapshot.avatars`.)
     public static func decode(_ bytes: [UInt8], codec: PoseCodec?) throws(WireError) -> ServerMessage {
         var r = BitReader(bytes)
         let t = try r.readU8()
@@ -510,8 +526,16 @@ public enum ServerMessage: Equatable, Sendable {
             let detail = try r.readDetail()
             message = .deny(Deny(reason: reason, serverMinVersion: lo, serverMaxVersion: hi, detail: detail))
         case .snapshot:
-            guard let codec else { throw .missingWorldContext }
-            message = .snapshot(try SnapshotPacker.decodeBody(from: &r, codec: codec))
+            // The header only: entries are deltas against a baseline view this function does not have.
+            let header = try DeltaSnapshot.readHeader(from: &r)
+            var fullState: [AvatarState]?
+            if header.baseline == 0, let codec {
+                // Transitional (`Snapshot.avatars`): a baseline-0 part is self-contained.
+                fullState = try DeltaSnapshot.readEntries(count: Int(header.entryCount), baseline: .empty, codec: codec, from: &r)
+                    .compactMap { $0.state.map { AvatarState(id: $0.id, lastInputSequence: $0.lastInputSequence, pose: codec.dequantize($0.pose)) } }
+                try r.finish()
+            }
+            return .snapshot(Snapshot(header: header, bytes: bytes, fullState: fullState))
         case .avatarJoined:
             let id = try r.readU16()
             let role = try r.readRole(field: "role")

@@ -8,7 +8,7 @@ public struct PoseFlags: OptionSet, Sendable, Hashable {
     public static let handRaised = PoseFlags(rawValue: 4)
     public static let speaking = PoseFlags(rawValue: 8)
 
-    /// The bits v1 defines.
+    /// The bits v2 defines.
     public static let known: PoseFlags = [.leftHandPresent, .rightHandPresent, .handRaised, .speaking]
 }
 
@@ -88,61 +88,14 @@ public struct PoseCodec: Sendable {
         baseBitCount + (pose.leftHand == nil ? 0 : Self.handBits) + (pose.rightHand == nil ? 0 : Self.handBits)
     }
 
+    /// Writes the PoseBits of `pose`: `quantize`, then the integers (one path for every pose written).
     public func encode(_ pose: AvatarPose, into w: inout BitWriter) {
-        w.write(UInt64(pose.flags.rawValue), bits: 8)
-        let head = positions.write(pose.headPosition, into: &w)
-        let packedHead = SmallestThree.pack(DQuat(pose.headRotation), bits: Self.headRotationBits)
-        SmallestThree.write(packedHead, bits: Self.headRotationBits, into: &w)
-        guard pose.leftHand != nil || pose.rightHand != nil else { return }
-        // Hands are relative to what the receiver will decode for the head, so head quantization error
-        // does not add to the hands' error.
-        let headRotation = DQuat(SmallestThree.unpack(packedHead, bits: Self.headRotationBits).float)
-        if let hand = pose.leftHand { encodeHand(hand, head: head, headRotation: headRotation, into: &w) }
-        if let hand = pose.rightHand { encodeHand(hand, head: head, headRotation: headRotation, into: &w) }
+        writeFull(quantize(pose), into: &w)
     }
 
-    private func encodeHand(_ hand: HandPose, head: Vec3, headRotation: DQuat, into w: inout BitWriter) {
-        let bias = Int64(Self.handOffsetBias)
-        let top = Int64((1 << Self.handOffsetBits) - 1)
-        @inline(__always) func offset(_ v: Float, _ base: Float) -> UInt64 {
-            let scaled = (Double(v) - Double(base)) * 1000
-            let r = scaled.isNaN ? 0 : scaled.rounded(.toNearestOrAwayFromZero)
-            // Clamp before converting so huge or infinite offsets cannot trap.
-            return UInt64(quantizeClamped(r + Double(bias), 0, top))
-        }
-        w.write(offset(hand.position.x, head.x), bits: Self.handOffsetBits)
-        w.write(offset(hand.position.y, head.y), bits: Self.handOffsetBits)
-        w.write(offset(hand.position.z, head.z), bits: Self.handOffsetBits)
-        let relative = headRotation.conjugate * DQuat(hand.rotation)
-        SmallestThree.write(SmallestThree.pack(relative, bits: Self.handRotationBits), bits: Self.handRotationBits, into: &w)
-    }
-
+    /// Reads PoseBits: the integers, then `dequantize`.
     public func decode(from r: inout BitReader) throws(WireError) -> AvatarPose {
-        let flags = PoseFlags(rawValue: UInt8(truncatingIfNeeded: try r.read(bits: 8)))
-        let head = try positions.read(from: &r, field: "headPosition")
-        let headRotation = SmallestThree.unpack(try SmallestThree.read(bits: Self.headRotationBits, from: &r), bits: Self.headRotationBits).float
-        var pose = AvatarPose(
-            headPosition: head, headRotation: headRotation,
-            handRaised: flags.contains(.handRaised), speaking: flags.contains(.speaking))
-        if flags.contains(.leftHandPresent) {
-            pose.leftHand = try decodeHand(head: head, headRotation: headRotation, from: &r)
-        }
-        if flags.contains(.rightHandPresent) {
-            pose.rightHand = try decodeHand(head: head, headRotation: headRotation, from: &r)
-        }
-        return pose
-    }
-
-    private func decodeHand(head: Vec3, headRotation: Quat, from r: inout BitReader) throws(WireError) -> HandPose {
-        let ox = try r.read(bits: Self.handOffsetBits)
-        let oy = try r.read(bits: Self.handOffsetBits)
-        let oz = try r.read(bits: Self.handOffsetBits)
-        let relative = SmallestThree.unpack(try SmallestThree.read(bits: Self.handRotationBits, from: &r), bits: Self.handRotationBits)
-        @inline(__always) func position(_ q: UInt64, _ base: Float) -> Float {
-            Float(Double(base) + Double(Int64(q) - Int64(Self.handOffsetBias)) / 1000)
-        }
-        let rotation = (DQuat(headRotation) * relative).normalized.float
-        return HandPose(position: Vec3(position(ox, head.x), position(oy, head.y), position(oz, head.z)), rotation: rotation)
+        dequantize(try readFull(from: &r))
     }
 
     /// The pose a receiver will decode from this pose's bits. Servers store this, so that what they reason
@@ -155,10 +108,6 @@ public struct PoseCodec: Sendable {
     /// error (≤ 0.55°). A server that decodes a POSE already holds `roundTrip(clientPose)`; it need not
     /// round-trip it again.
     public func roundTrip(_ pose: AvatarPose) -> AvatarPose {
-        var w = BitWriter(capacity: (maxBitCount + 7) / 8 + 8)
-        encode(pose, into: &w)
-        var r = BitReader(w.finish())
-        // Cannot fail: the bits were just written by `encode` with the same codec.
-        return (try? decode(from: &r)) ?? pose
+        dequantize(quantize(pose))
     }
 }

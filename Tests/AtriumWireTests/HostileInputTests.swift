@@ -153,6 +153,7 @@ private func snapshotHeader(baseline: UInt32 = 0, partIndex: UInt8 = 0, partCoun
         #expect(throws: WireError.invalidField(field: "partCount", value: 0)) {
             try ServerMessage.decode(snapshotHeader(partIndex: 0, partCount: 0), codec: codec)
         }
+        // The header's sequence is 1: no baseline but 0 is older.
         #expect(throws: WireError.invalidField(field: "baseline", value: 7)) {
             try ServerMessage.decode(snapshotHeader(baseline: 7), codec: codec)
         }
@@ -164,7 +165,8 @@ private func snapshotHeader(baseline: UInt32 = 0, partIndex: UInt8 = 0, partCoun
         let pose = ClientMessage.pose(PoseInput(inputSequence: 1, clientTimeMs: 1, ackSnapshot: 0,
                                                 pose: AvatarPose(headPosition: .zero, headRotation: .identity))).encode(codec: codec)
         #expect(throws: WireError.missingWorldContext) { try ClientMessage.decode(pose, codec: nil) }
-        #expect(throws: WireError.missingWorldContext) { try ServerMessage.decode(snapshotHeader(), codec: nil) }
+        // A SNAPSHOT header needs no world: ServerMessage.decode reads only the header.
+        #expect(throws: Never.self) { try ServerMessage.decode(snapshotHeader(), codec: nil) }
         #expect(throws: WireError.missingWorldContext) { try ClientMessage.decode([0x02], codec: nil) }
     }
 

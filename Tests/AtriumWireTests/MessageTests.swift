@@ -61,7 +61,7 @@ import Testing
             (.welcome(Welcome(version: 1, clientId: 1, role: .visitor, tickRateHz: 20, serverTimeMicros: 0, worldId: "w",
                               worldContentHash: Fixtures.hash, bounds: Fixtures.hall, capacity: 10)), .control),
             (.deny(Deny(reason: .worldFull, serverMinVersion: 1, serverMaxVersion: 1, detail: "")), .control),
-            (.snapshot(Snapshot(sequence: 1, serverTimeMicros: 0, avatars: [])), .state),
+            (.snapshot(try! Snapshot(DeltaSnapshot.encode(sequence: 1, serverTimeMicros: 0, baseline: .empty, entries: [], codec: codec).bytes)), .state),
             (.avatarJoined(AvatarJoined(avatarId: 1, role: .visitor, displayName: "n")), .control),
             (.avatarLeft(AvatarLeft(avatarId: 1, reason: .none)), .control),
             (.chat(ChatRelay(fromAvatarId: 1, text: "hi")), .control),
@@ -87,12 +87,15 @@ import Testing
     }
 
     @Test func versionNegotiation() {
-        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 1) == 1)
-        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 5) == 1)
-        #expect(ProtocolVersion.negotiate(clientMin: 0, clientMax: 1) == 1)
-        #expect(ProtocolVersion.negotiate(clientMin: 2, clientMax: 5) == nil)
+        // v2 only: a v1 client (full snapshots) is refused.
+        #expect(ProtocolVersion.current == 2 && ProtocolVersion.supported == 2...2)
+        #expect(ProtocolVersion.negotiate(clientMin: 2, clientMax: 2) == 2)
+        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 5) == 2)
+        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 1) == nil)
+        #expect(ProtocolVersion.negotiate(clientMin: 0, clientMax: 1) == nil)
+        #expect(ProtocolVersion.negotiate(clientMin: 3, clientMax: 5) == nil)
         #expect(ProtocolVersion.negotiate(clientMin: 0, clientMax: 0) == nil)
-        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 0) == nil)
+        #expect(ProtocolVersion.negotiate(clientMin: 2, clientMax: 1) == nil)
     }
 
     @Test func peekVersionRangeOfAFutureHello() {

@@ -34,12 +34,12 @@ import Testing
         "deny": .server(.deny(Deny(reason: .versionMismatch, serverMinVersion: 1, serverMaxVersion: 1, detail: "server speaks 1..1"))),
         "pose_no_hands": .client(.pose(PoseInput(inputSequence: 42, clientTimeMs: 123_456, ackSnapshot: 41, pose: poseNoHands))),
         "pose_both_hands": .client(.pose(PoseInput(inputSequence: 43, clientTimeMs: 123_489, ackSnapshot: 42, pose: poseBothHands))),
-        "snapshot": .server(.snapshot(Snapshot(
-            sequence: 1001, serverTimeMicros: 33_366_666, baseline: 0, partIndex: 0, partCount: 1,
-            avatars: [
-                AvatarState(id: 7, lastInputSequence: 42, pose: poseNoHands),
-                AvatarState(id: 9, lastInputSequence: 17, pose: poseRightHand),
-            ]))),
+        "snapshot": .server(.snapshot(try! Snapshot(DeltaSnapshot.encode(
+            sequence: 1001, serverTimeMicros: 33_366_666, baseline: .empty,
+            entries: [
+                .full(ViewEntry(id: 7, lastInputSequence: 42, pose: codec.quantize(poseNoHands))),
+                .full(ViewEntry(id: 9, lastInputSequence: 17, pose: codec.quantize(poseRightHand))),
+            ], codec: codec).bytes))),
         "avatar_joined": .server(.avatarJoined(AvatarJoined(avatarId: 9, role: .presenter, displayName: "Bo"))),
         "avatar_left": .server(.avatarLeft(AvatarLeft(avatarId: 9, reason: .timeout))),
         "chat": .client(.chat(ChatSend(text: "hello 👋"))),

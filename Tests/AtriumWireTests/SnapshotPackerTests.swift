@@ -4,74 +4,77 @@ import Testing
 @Suite struct SnapshotPackerTests {
     let codec = Fixtures.hallCodec
 
-    private func avatars(_ n: Int, rng: inout SeededRNG) -> [AvatarState] {
-        (0..<n).map { i in AvatarState(id: UInt16(i + 1), lastInputSequence: rng.u32(), pose: rng.pose(in: codec.bounds)) }
+    @Test func emptySnapshotIsOnePart() throws {
+        let (parts, view) = SnapshotPacker.pack(sequence: 9, serverTimeMicros: 10, baseline: .empty, entries: [], codec: codec)
+        #expect(parts.count == 1 && parts[0].count == 21 && view == SnapshotView(sequence: 9, avatars: []))
+        #expect(try DeltaSnapshot.decode(parts[0], baseline: .empty, codec: codec).entries.isEmpty)
     }
 
-    @Test func zeroAvatarsGiveOneEmptyPart() throws {
-        let parts = SnapshotPacker.pack(sequence: 9, serverTimeMicros: 10, avatars: [], codec: codec)
-        #expect(parts.count == 1)
-        #expect(parts[0].count == 21)
-        #expect(try ServerMessage.decode(parts[0], codec: codec)
-                == .snapshot(Snapshot(sequence: 9, serverTimeMicros: 10, baseline: 0, partIndex: 0, partCount: 1, avatars: [])))
-    }
-
-    @Test func partsFitAndCarryEveryAvatarOnce() throws {
-        var rng = SeededRNG(seed: 30)
-        for trial in 0..<150 {
-            let maxBytes = [1200, 1200, 600, 300, 100, 58][trial % 6]
-            let list = avatars(rng.int(0...(trial % 10 == 0 ? 2000 : 120)), rng: &rng)
-            let parts = SnapshotPacker.pack(sequence: UInt32(trial + 1), serverTimeMicros: 77, avatars: list, codec: codec, maxBytes: maxBytes)
+    @Test func partsFitAndTogetherGiveTheView() throws {
+        var rng = SeededRNG(seed: 64)
+        for trial in 0..<200 {
+            let maxBytes = [1200, 1200, 600, 300, 100, 60][trial % 6]
+            let baseline = rng.chance(0.3) ? SnapshotView.empty : rng.view(sequence: 100, count: rng.int(0...300), maxId: 2000, codec: codec)
+            let entries = rng.entries(against: baseline, maxId: 2000, codec: codec)
+            let (parts, view) = SnapshotPacker.pack(
+                sequence: 101, serverTimeMicros: 77, baseline: baseline, entries: entries, codec: codec, maxBytes: maxBytes)
             #expect(!parts.isEmpty && parts.count <= 255)
-            var seen: [AvatarState] = []
+            var all: [SnapshotEntry] = []
+            var sizes: [Int] = []
             for (index, bytes) in parts.enumerated() {
                 #expect(bytes.count <= maxBytes)
-                guard case .snapshot(let s) = try ServerMessage.decode(bytes, codec: codec) else { Issue.record("not a snapshot"); continue }
-                #expect(s.sequence == UInt32(trial + 1) && s.serverTimeMicros == 77 && s.baseline == 0)
-                #expect(Int(s.partIndex) == index && Int(s.partCount) == parts.count)
-                seen += s.avatars
+                let (header, decoded) = try DeltaSnapshot.decode(bytes, baseline: baseline, codec: codec)
+                #expect(Int(header.partIndex) == index && Int(header.partCount) == parts.count && header.baseline == baseline.sequence)
+                all += decoded
+                sizes.append(decoded.count)
             }
-            if parts.count < 255 {
-                #expect(seen.map(\.id) == list.map(\.id))  // each exactly once, in order
-                #expect(seen == list.map { AvatarState(id: $0.id, lastInputSequence: $0.lastInputSequence, pose: codec.roundTrip($0.pose)) })
-            }
-            // As few parts as fit: no part could have taken the first avatar of the next one.
+            #expect(DeltaSnapshot.apply(all, to: baseline, sequence: 101) == view)
+            // The same as one big part, when nothing was left out.
+            let single = DeltaSnapshot.encode(sequence: 101, serverTimeMicros: 77, baseline: baseline, entries: entries, codec: codec)
+            if parts.count < 255 { #expect(view == single.view) }
+            // As few parts as fit: no part could have taken the first entry of the next one.
             var start = 0
-            for bytes in parts.dropLast() {
-                guard case .snapshot(let s) = try ServerMessage.decode(bytes, codec: codec) else { continue }
-                let used = Snapshot.headerBits + s.avatars.reduce(0) { $0 + Snapshot.avatarHeaderBits + codec.bitCount(of: $1.pose) }
-                let next = list[start + s.avatars.count]
-                #expect(used + Snapshot.avatarHeaderBits + codec.bitCount(of: next.pose) > maxBytes * 8)
-                start += s.avatars.count
+            for (p, bytes) in parts.enumerated().dropLast() {
+                let next = all[start + sizes[p]]
+                let used = try entryExtent(bytes, baseline: baseline, codec: codec).end
+                let prev = sizes[p] == 0 ? 0 : Int(all[start + sizes[p] - 1].id)
+                #expect(used + DeltaSnapshot.gapBits(Int(next.id) - prev) + DeltaSnapshot.entryBits(next, baseline: baseline, codec: codec) > maxBytes * 8)
+                start += sizes[p]
             }
         }
     }
 
-    @Test func fullHandsHallFitsThirtySixPerPart() throws {
-        var rng = SeededRNG(seed: 31)
-        let hand = HandPose(position: Vec3(0, 1, 0), rotation: .identity)
-        let list = (0..<100).map { i in
-            AvatarState(id: UInt16(i + 1), lastInputSequence: 1,
-                        pose: AvatarPose(headPosition: rng.point(in: codec.bounds), headRotation: rng.unitQuat(), leftHand: hand, rightHand: hand))
+    @Test func moreThan255PartsLeaveTheRestOut() throws {
+        var rng = SeededRNG(seed: 65)
+        let hand = QuantizedHand(x: 1024, y: 1024, z: 1024, rotation: .identity(bits: 9))
+        let entries = (1...300).map { id -> SnapshotEntry in
+            var pose = rng.quantizedPose(codec: codec)
+            pose.left = hand
+            pose.right = hand
+            return .full(ViewEntry(id: UInt16(id), lastInputSequence: 1, pose: pose))
         }
-        let parts = SnapshotPacker.pack(sequence: 1, serverTimeMicros: 0, avatars: list, codec: codec)
-        // (1200 × 8 − 168) / (48 + 214) = 36 avatars per part.
-        #expect(parts.count == 3)
-        #expect(SnapshotPacker.capacity(codec: codec) == 36 * 255)
+        // 60 bytes (480 bits) hold exactly one full entry with both hands (168 + 1…17 + 248 bits).
+        let (parts, view) = SnapshotPacker.pack(sequence: 1, serverTimeMicros: 0, baseline: .empty, entries: entries, codec: codec, maxBytes: 60)
+        #expect(parts.count == 255)
+        #expect(view.avatars.map(\.id) == (1...255).map { UInt16($0) })
+        #expect(SnapshotPacker.capacity(codec: codec, maxBytes: 60) == 255)
+        // (1200 × 8 − 168) / (31 + 2 + 32 + 214) = 33 entries per part, whatever they are.
+        #expect(SnapshotPacker.capacity(codec: codec) == 33 * 255)
     }
 
-    @Test func moreThan255PartsLeavesTheRestOut() throws {
-        var rng = SeededRNG(seed: 32)
-        let list = avatars(300, rng: &rng)
-        // 55 bytes (440 bits) hold exactly one avatar: header 168 + one 138…262-bit avatar.
-        let parts = SnapshotPacker.pack(sequence: 1, serverTimeMicros: 0, avatars: list, codec: codec, maxBytes: 55)
-        #expect(parts.count == 255)
-        var ids: [UInt16] = []
-        for p in parts {
-            guard case .snapshot(let s) = try ServerMessage.decode(p, codec: codec) else { continue }
-            #expect(s.partCount == 255)
-            ids += s.avatars.map(\.id)
-        }
-        #expect(ids == list.prefix(255).map(\.id))
+    @Test func transitionalFullStatePacking() throws {
+        var rng = SeededRNG(seed: 66)
+        let avatars = [5, 3, 9, 3].map { AvatarState(id: UInt16($0), lastInputSequence: 1, pose: rng.pose(in: codec.bounds)) }
+        let parts = SnapshotPacker.fullStateParts(sequence: 1, serverTimeMicros: 0, avatars: avatars, codec: codec)
+        #expect(parts.count == 1)
+        let (header, entries) = try DeltaSnapshot.decode(parts[0], baseline: .empty, codec: codec)
+        #expect(header.baseline == 0 && entries.map(\.id) == [3, 5, 9])
+        guard case .snapshot(let s) = try ServerMessage.decode(parts[0], codec: codec) else { Issue.record(); return }
+        #expect(s.fullState?.map(\.id) == [3, 5, 9])
+        #expect(s.fullState?[1].pose == codec.roundTrip(avatars[0].pose))
+        // Delta parts carry no full state.
+        let delta = DeltaSnapshot.encode(sequence: 3, serverTimeMicros: 0, baseline: SnapshotView(sequence: 1, avatars: []), entries: [], codec: codec)
+        guard case .snapshot(let d) = try ServerMessage.decode(delta.bytes, codec: codec) else { Issue.record(); return }
+        #expect(d.fullState == nil)
     }
 }

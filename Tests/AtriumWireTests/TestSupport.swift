@@ -111,11 +111,15 @@ extension SeededRNG {
         case 1:
             .deny(Deny(reason: reason(), serverMinVersion: u16(), serverMaxVersion: u16(), detail: detail()))
         case 2: {
+            // A baseline-0 part: self-contained (delta parts are covered by the DeltaSnapshot tests).
             let count = UInt8(int(1...255))
-            let avatars = (0..<int(0...40)).map { _ in AvatarState(id: u16(), lastInputSequence: u32(), pose: pose(in: codec.bounds)) }
-            return .snapshot(Snapshot(
-                sequence: u32(), serverTimeMicros: u64(), baseline: 0, partIndex: UInt8(int(0...Int(count) - 1)),
-                partCount: count, avatars: avatars))
+            var ids = Set<UInt16>()
+            for _ in 0..<int(0...40) { ids.insert(UInt16(int(1...65535))) }
+            let entries = ids.sorted().map { SnapshotEntry.full(ViewEntry(id: $0, lastInputSequence: u32(), pose: codec.quantize(pose(in: codec.bounds)))) }
+            let bytes = DeltaSnapshot.encode(
+                sequence: UInt32(int(1...Int(UInt32.max))), serverTimeMicros: u64(), baseline: .empty, entries: entries, codec: codec,
+                partIndex: UInt8(int(0...Int(count) - 1)), partCount: count).bytes
+            return .snapshot(try! Snapshot(bytes))
         }()
         case 3:
             .avatarJoined(AvatarJoined(avatarId: u16(), role: role(), displayName: displayName()))
@@ -138,11 +142,8 @@ func received(_ m: ClientMessage, codec: PoseCodec) -> ClientMessage {
     return .pose(p)
 }
 
-func received(_ m: ServerMessage, codec: PoseCodec) -> ServerMessage {
-    guard case .snapshot(var s) = m else { return m }
-    s.avatars = s.avatars.map { AvatarState(id: $0.id, lastInputSequence: $0.lastInputSequence, pose: codec.roundTrip($0.pose)) }
-    return .snapshot(s)
-}
+/// Server messages carry no floats a receiver would see differently (a SNAPSHOT is its bytes).
+func received(_ m: ServerMessage, codec: PoseCodec) -> ServerMessage { m }
 
 func hex(_ bytes: [UInt8]) -> String {
     let digits = Array("0123456789abcdef")
