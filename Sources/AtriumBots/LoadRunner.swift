@@ -111,8 +111,10 @@ public final class LoadRunner {
     private var snapshotsTotal: UInt64 = 0
     private var measuredSnapshots: UInt64 = 0
     private var snapshotGaps: UInt64 = 0
-    private var poseBits: UInt64 = 0
-    private var poseCount: UInt64 = 0
+    private var fullPoseBits: UInt64 = 0
+    private var fullPoseCount: UInt64 = 0
+    private var deltaPoseBits: UInt64 = 0
+    private var deltaPoseCount: UInt64 = 0
     private var timeline: [TimelinePoint] = []
     private var serverSamples: [ServerSample] = []
     private var sendLagMicros: UInt64 = 0
@@ -383,9 +385,9 @@ public final class LoadRunner {
             fail(index, "closed by server: \(closing.reason.name)")
         case .pong(let roundTrip):
             rtt.record(micros: roundTrip)
-        case .snapshot(let snapshot):
-            countSnapshot(snapshot.sequence, partIndex: snapshot.partIndex, by: index)
-            observe(snapshot, by: index, now: now)
+        case .snapshot(let update):
+            countSnapshot(update.header.sequence, partIndex: update.header.partIndex, by: index)
+            observe(update, by: index, now: now)
         case .snapshotHeader(let sequence, let partIndex):
             countSnapshot(sequence, partIndex: partIndex, by: index)
         default:
@@ -407,23 +409,39 @@ public final class LoadRunner {
         if last == 0 || Int32(bitPattern: sequence &- last) > 0 { bots[index].lastSnapshot = sequence }
     }
 
-    /// Starts the bot's behaviour from its spawn; measures pose latency and pose size.
-    private func observe(_ snapshot: Snapshot, by index: Int, now: UInt64) {
+    /// Starts the bot's behaviour from its spawn; measures pose latency and pose sizes.
+    private func observe(_ update: SnapshotUpdate, by index: Int, now: UInt64) {
         let me = bots[index].session.avatarId
-        if bots[index].behaviour == nil, let own = snapshot.avatars.first(where: { $0.id == me }) {
+        if bots[index].behaviour == nil, let codec = bots[index].session.codec,
+            let own = update.entries.lazy.compactMap(\.state).first(where: { $0.id == me })
+        {
             let bot = bots[index]
             let context = BotContext(
                 world: world, botIndex: index, botCount: bots.count, kindIndex: bot.kindIndex,
                 kindCount: bot.kindCount, seed: scenario.seed, voiceDutyCycle: scenario.voiceDutyCycle)
-            bots[index].behaviour = BotBehaviour(kind: bot.kind, context: context, start: own.pose.headPosition)
+            bots[index].behaviour = BotBehaviour(
+                kind: bot.kind, context: context, start: codec.dequantize(own.pose).headPosition)
         }
         guard bots[index].measuring, let codec = bots[index].session.codec else { return }
         var seen = bots[index].seenInputs
         var latencies: [UInt64] = []
-        for state in snapshot.avatars where state.id != me {
-            poseBits += UInt64(codec.bitCount(of: state.pose))
-            poseCount += 1
-            guard state.lastInputSequence != 0 else { continue }
+        for entry in update.entries {
+            let state: ViewEntry
+            switch entry {
+            case .full(let s):
+                state = s
+                fullPoseBits += UInt64(codec.fullBits(s.pose))
+                fullPoseCount += 1
+            case .update(let s):
+                state = s
+                if let base = update.baseline[s.id] {
+                    deltaPoseBits += UInt64(codec.deltaBits(from: base.pose, to: s.pose))
+                    deltaPoseCount += 1
+                }
+            case .leave:
+                continue
+            }
+            guard state.id != me, state.lastInputSequence != 0 else { continue }
             let previous = seen[state.id] ?? 0
             guard previous == 0 || Int32(bitPattern: state.lastInputSequence &- previous) > 0 else { continue }
             seen[state.id] = state.lastInputSequence
@@ -496,7 +514,8 @@ public final class LoadRunner {
         report.snapshotsPerSecondPerBot = Double(snapshotsTotal) / botSeconds
         let measuringBots = Double(max(1, bots.filter { $0.measuring && $0.joinedMicros != 0 }.count))
         report.snapshotGapsPerBotPerMinute = Double(snapshotGaps) / measuringBots / max(1e-6, elapsedSeconds / 60)
-        if poseCount > 0 { report.poseBytesAbsoluteMean = Double(poseBits) / Double(poseCount) / 8 }
+        if fullPoseCount > 0 { report.poseBytesAbsoluteMean = Double(fullPoseBits) / Double(fullPoseCount) / 8 }
+        if deltaPoseCount > 0 { report.poseBytesDeltaMean = Double(deltaPoseBits) / Double(deltaPoseCount) / 8 }
 
         // Server figures: the median of its per-second p50s and the 99th percentile of its per-second p99s.
         if !serverSamples.isEmpty {

@@ -6,8 +6,10 @@ public enum ClientEvent: Equatable, Sendable {
     case denied(Deny)
     case avatarJoined(AvatarJoined)
     case avatarLeft(AvatarLeft)
-    /// One snapshot part was applied.
-    case snapshot(Snapshot)
+    /// One snapshot part was decoded against its baseline and applied.
+    case snapshot(SnapshotUpdate)
+    /// A snapshot part whose baseline view this client no longer holds: dropped (the server falls back).
+    case snapshotWithoutBaseline(SnapshotHeader)
     /// A snapshot part acknowledged from its header alone (`receiveHeaderOnly`).
     case snapshotHeader(sequence: UInt32, partIndex: UInt8)
     case chat(ChatRelay)
@@ -16,6 +18,15 @@ public enum ClientEvent: Equatable, Sendable {
     case closing(Closing)
     /// The server sent something this client cannot decode (it is ignored).
     case undecodable(WireError)
+}
+
+/// One applied SNAPSHOT part: its header, its explicit entries (resolved to absolute states) and the view
+/// they were encoded against.
+public struct SnapshotUpdate: Equatable, Sendable {
+    public var header: SnapshotHeader
+    public var entries: [SnapshotEntry]
+    /// The baseline view the entries were encoded against (`.empty` for baseline 0).
+    public var baseline: SnapshotView
 }
 
 /// An avatar as this client knows it: identity from AVATAR_JOINED, motion from snapshots.
@@ -29,6 +40,8 @@ public struct RemoteAvatar: Sendable {
     static let sampleCapacity = 16
 
     public var latestPose: AvatarPose? { samples.last?.pose }
+    /// False once the server took it out of this client's interest set (it is still in the world).
+    public internal(set) var inView = false
 
     mutating func add(_ pose: AvatarPose, at time: UInt64) {
         if let last = samples.last, time <= last.time {
@@ -115,8 +128,12 @@ public struct ClientSession: Sendable {
     public private(set) var welcome: Welcome?
     public private(set) var codec: PoseCodec?
     public private(set) var avatars: [UInt16: RemoteAvatar] = [:]
-    /// Newest snapshot sequence received; acknowledged in every POSE.
+    /// Acknowledged in every POSE: the newest complete snapshot (the baseline the server may encode against).
     public private(set) var newestSnapshot: UInt32 = 0
+    /// Snapshot views and part assembly (PROTOCOL.md, delta snapshots).
+    public private(set) var receiver = SnapshotReceiver()
+    /// Snapshot parts dropped because their baseline was no longer held.
+    public private(set) var snapshotsWithoutBaseline: UInt64 = 0
     public private(set) var inputSequence: UInt32 = 0
     public private(set) var clock = ClockSync()
     public private(set) var snapshotsReceived: UInt64 = 0
@@ -186,8 +203,7 @@ public struct ClientSession: Sendable {
             avatars.removeValue(forKey: left.avatarId)
             return .avatarLeft(left)
         case .snapshot(let snapshot):
-            apply(snapshot)
-            return .snapshot(snapshot)
+            return apply(snapshot)
         case .chat(let chat):
             return .chat(chat)
         case .pong(let pong):
@@ -213,27 +229,53 @@ public struct ClientSession: Sendable {
             _ = try reader.readU64()
             _ = try reader.readU32()
             let partIndex = try reader.readU8()
-            noteSnapshot(sequence)
+            let partCount = try reader.readU8()
+            if partCount == 1 { noteSnapshot(sequence) } else if partIndex == 0 { snapshotsReceived += 1 }
             return .snapshotHeader(sequence: sequence, partIndex: partIndex)
         } catch {
             return .undecodable(error)
         }
     }
 
+    /// Header-only acknowledgement: a single-part snapshot is complete on arrival.
     private mutating func noteSnapshot(_ sequence: UInt32) {
         snapshotsReceived += 1
         if newestSnapshot == 0 || Int32(bitPattern: sequence &- newestSnapshot) > 0 { newestSnapshot = sequence }
     }
 
-    private mutating func apply(_ snapshot: Snapshot) {
-        noteSnapshot(snapshot.sequence)
-        for state in snapshot.avatars {
-            // Control and state are separate streams: an entry may precede its AVATAR_JOINED or follow its
-            // AVATAR_LEFT. Either way it is not (or no longer) a known avatar, so it is ignored.
-            guard var avatar = avatars[state.id] else { continue }
-            avatar.lastInputSequence = state.lastInputSequence
-            avatar.add(state.pose, at: snapshot.serverTimeMicros)
-            avatars[state.id] = avatar
+    private mutating func apply(_ snapshot: Snapshot) -> ClientEvent {
+        guard let codec else { return .undecodable(.missingWorldContext) }
+        let baseline = receiver.view(snapshot.baseline) ?? .empty
+        let outcome: SnapshotReceiver.Outcome
+        do {
+            outcome = try receiver.receive(snapshot, codec: codec)
+        } catch {
+            return .undecodable(error)
+        }
+        switch outcome {
+        case .duplicate(let header):
+            return .snapshotHeader(sequence: header.sequence, partIndex: header.partIndex)
+        case .baselineUnavailable(let header):
+            snapshotsWithoutBaseline += 1
+            return .snapshotWithoutBaseline(header)
+        case .applied(let part):
+            snapshotsReceived += 1
+            newestSnapshot = receiver.acknowledgement
+            for entry in part.entries {
+                switch entry {
+                case .full(let state), .update(let state):
+                    // Control and state are separate streams: an entry may precede its AVATAR_JOINED or
+                    // follow its AVATAR_LEFT; either way it is not a known avatar and is not drawn.
+                    guard var avatar = avatars[state.id] else { continue }
+                    avatar.lastInputSequence = state.lastInputSequence
+                    avatar.inView = true
+                    avatar.add(codec.dequantize(state.pose), at: part.header.serverTimeMicros)
+                    avatars[state.id] = avatar
+                case .leave(let id):
+                    avatars[id]?.inView = false
+                }
+            }
+            return .snapshot(SnapshotUpdate(header: part.header, entries: part.entries, baseline: baseline))
         }
     }
 

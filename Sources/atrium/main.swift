@@ -43,6 +43,12 @@ struct Serve: AsyncParsableCommand {
     var maxInstancesPerWorld: String?
     @Option(name: .customLong("admin-port"), help: "HTTP admin port; 0 turns it off.") var adminPort: String?
     @Option(name: .customLong("admin-bind-address"), help: "Admin endpoint address.") var adminBindAddress: String?
+    @Option(name: .customLong("interest-mode"), help: "spatial | naive.") var interestMode: String?
+    @Option(name: .customLong("bandwidth-kbps"), help: "Downstream budget per client.") var bandwidthKbps: String?
+    @Option(name: .customLong("max-full-rate-avatars"), help: "Avatars updated per client per tick.")
+    var maxFullRateAvatars: String?
+    @Option(name: .customLong("interest-leave-margin-m"), help: "Interest hysteresis margin.")
+    var interestLeaveMarginM: String?
 
     var flagOverrides: [String: String] {
         let pairs: [(String, String?)] = [
@@ -51,7 +57,8 @@ struct Serve: AsyncParsableCommand {
             ("shutdown_grace_ms", shutdownGraceMs), ("log_level", logLevel), ("snapshot_max_bytes", snapshotMaxBytes),
             ("max_speed_mps", maxSpeedMps), ("max_reach_m", maxReachM), ("stats_interval_ms", statsIntervalMs),
             ("max_instances_per_world", maxInstancesPerWorld), ("admin_port", adminPort),
-            ("admin_bind_address", adminBindAddress),
+            ("admin_bind_address", adminBindAddress), ("interest_mode", interestMode), ("bandwidth_kbps", bandwidthKbps),
+            ("max_full_rate_avatars", maxFullRateAvatars), ("interest_leave_margin_m", interestLeaveMarginM),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }

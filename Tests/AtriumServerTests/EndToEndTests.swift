@@ -123,7 +123,7 @@ extension NodeRuntime {
             Issue.record("expected DENY, got \(reply)")
             return
         }
-        #expect(deny.reason == .versionMismatch && deny.serverMinVersion == 1 && deny.serverMaxVersion == 1)
+        #expect(deny.reason == .versionMismatch && deny.serverMinVersion == ProtocolVersion.supported.lowerBound && deny.serverMaxVersion == ProtocolVersion.supported.upperBound)
         #expect(raw.waitForDisconnect() == UInt32(ReasonCode.versionMismatch.rawValue))
         await node.shutdown()
     }

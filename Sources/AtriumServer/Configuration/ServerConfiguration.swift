@@ -15,6 +15,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var statsIntervalMs: Int = 1000
     public var maxInstancesPerWorld: Int = 64
     public var adminPort: Int = 7780
+    public var interestMode: InterestSettings.Mode = .spatial
+    public var bandwidthKbps: Int = 256
+    public var maxFullRateAvatars: Int = 64
+    public var interestLeaveMarginMetres: Double = 2
     public var adminBindAddress: String = "127.0.0.1"
 
     public init() {}
@@ -121,6 +125,16 @@ extension ConfigurationKey {
 }
 
 extension ServerConfiguration {
+    /// The interest and snapshot settings every shard of this node uses.
+    public var interest: InterestSettings {
+        var settings = InterestSettings()
+        settings.mode = interestMode
+        settings.bandwidthKbps = bandwidthKbps
+        settings.maxFullRateAvatars = maxFullRateAvatars
+        settings.leaveMarginMetres = Float(interestLeaveMarginMetres)
+        return settings
+    }
+
     /// Every key, in the order docs/CONFIGURATION.md lists them.
     public static let keys: [ConfigurationKey] = [
         .integer("port", \.port, range: 0...65535, summary: "UDP port the node listens on; 0 picks a free port."),
@@ -147,6 +161,14 @@ extension ServerConfiguration {
         .integer("admin_port", \.adminPort, range: 0...65535,
                  summary: "TCP port of the HTTP admin endpoint (GET /v1/stats, /healthz); 0 turns it off."),
         .text("admin_bind_address", \.adminBindAddress, summary: "Address the admin endpoint binds (loopback by default)."),
+        .choice("interest_mode", \.interestMode,
+                summary: "spatial: relevance, priority, budget and deltas; naive: everyone gets everyone in full."),
+        .integer("bandwidth_kbps", \.bandwidthKbps, range: 16...10000,
+                 summary: "Downstream budget per client (kbit/s); per tick at most one datagram."),
+        .integer("max_full_rate_avatars", \.maxFullRateAvatars, range: 1...1000,
+                 summary: "At most this many avatars updated per client per tick."),
+        .number("interest_leave_margin_m", \.interestLeaveMarginMetres, range: 0...50,
+                summary: "Hysteresis: an avatar leaves a client's set only this far beyond the interest radius."),
     ]
 }
 

@@ -59,7 +59,9 @@ final class Worker {
         let id = world.definition.id
         let instance = (instancesByWorld[id]?.count ?? 0) + 1
         shards.append(
-            Shard(world: world, instance: instance, limits: limits, snapshotMaxBytes: configuration.snapshotMaxBytes))
+            Shard(
+                world: world, instance: instance, limits: limits, snapshotMaxBytes: configuration.snapshotMaxBytes,
+                interest: configuration.interest))
         instancesByWorld[id, default: []].append(shards.count - 1)
         return shards.count - 1
     }

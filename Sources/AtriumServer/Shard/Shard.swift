@@ -25,6 +25,13 @@ public struct ShardCounters: Sendable, Equatable {
     public var snapshotDatagrams: UInt64 = 0
     public var snapshotBytes: UInt64 = 0
     public var chatRelayed: UInt64 = 0
+    /// Avatars with something to send that the byte budget or the full-rate cap left for a later tick.
+    public var deferredByBudget: UInt64 = 0
+    /// Entries sent, by kind, and the bits of the pose part of update entries.
+    public var fullEntries: UInt64 = 0
+    public var updateEntries: UInt64 = 0
+    public var leaveEntries: UInt64 = 0
+    public var snapshotsFromBaseline: UInt64 = 0
 }
 
 /// A live avatar and everything the shard tracks about the session that drives it.
@@ -40,16 +47,16 @@ struct Avatar {
     /// Latest-wins inbox: the newest pose input received since the last tick.
     var pendingInput: PoseInput?
     var pendingReceivedMicros: UInt64 = 0
-    var view = RecipientView()
-}
-
-/// What one recipient has been sent. Interest management and delta baselines hang off this, so each recipient
-/// already has its own entity set and its own acknowledged baseline.
-struct RecipientView {
-    var lastSnapshotSequence: UInt32 = 0
+    /// The pose as integers (what snapshots carry), refreshed whenever `pose` changes.
+    var quantized: QuantizedPose
+    /// Server time the avatar last had the speaking flag set.
+    var lastSpokeMicros: UInt64 = 0
+    /// Newest snapshot this avatar's client acknowledged; 0 = none.
     var ackedSnapshot: UInt32 = 0
-    /// Avatars this recipient currently receives (today: everyone in the shard).
-    var relevant: [UInt16] = []
+    /// Newest snapshot sent to it.
+    var lastSnapshotSequence: UInt32 = 0
+
+    var viewEntry: ViewEntry { ViewEntry(id: id, lastInputSequence: lastInputSequence, pose: quantized) }
 }
 
 /// Why an input was not applied as sent; the session logs each kind once.
@@ -81,9 +88,19 @@ final class Shard {
     /// 1-based instance number among the shards of the same world.
     let instance: Int
 
-    init(world: LoadedWorld, instance: Int = 1, limits: MovementLimits, snapshotMaxBytes: Int) {
+    let interest: InterestSettings
+    let interestContext: InterestContext
+    var composer: SnapshotComposer
+
+    init(
+        world: LoadedWorld, instance: Int = 1, limits: MovementLimits, snapshotMaxBytes: Int,
+        interest: InterestSettings = InterestSettings()
+    ) {
         self.world = world
         self.instance = instance
+        self.interest = interest
+        self.interestContext = InterestContext(world: world.definition)
+        self.composer = SnapshotComposer(world: world.definition, settings: interest, snapshotMaxBytes: snapshotMaxBytes)
         self.codec = PoseCodec(bounds: world.definition.bounds)
         self.validator = MovementValidator(bounds: world.definition.bounds, limits: limits)
         self.maxReach = limits.maxReach
@@ -112,7 +129,8 @@ final class Shard {
                 headPosition: spawn.position + Vec3(0, 1.6, 0), headRotation: Quat.yaw(spawn.yaw),
                 leftHand: nil, rightHand: nil))
         let avatar = Avatar(
-            id: id, peer: peer, displayName: displayName, role: role, pose: pose, poseTimeMicros: nowMicros)
+            id: id, peer: peer, displayName: displayName, role: role, pose: pose, poseTimeMicros: nowMicros,
+            quantized: codec.quantize(pose))
 
         outbox.send(
             .welcome(
@@ -136,6 +154,7 @@ final class Shard {
 
     func remove(_ id: UInt16, reason: ReasonCode, outbox: Outbox) {
         guard avatars.removeValue(forKey: id) != nil else { return }
+        composer.forget(id)
         order.removeAll { $0 == id }
         for otherId in order {
             guard let other = avatars[otherId] else { continue }
@@ -169,11 +188,12 @@ final class Shard {
         }
         avatar.pendingInput = input
         avatar.pendingReceivedMicros = receivedMicros
+        // Acknowledgements only move forward and never past what was sent.
         if input.ackSnapshot != 0,
-            Int32(bitPattern: input.ackSnapshot &- avatar.view.ackedSnapshot) > 0,
-            Int32(bitPattern: avatar.view.lastSnapshotSequence &- input.ackSnapshot) >= 0
+            avatar.ackedSnapshot == 0 || Int32(bitPattern: input.ackSnapshot &- avatar.ackedSnapshot) > 0,
+            Int32(bitPattern: avatar.lastSnapshotSequence &- input.ackSnapshot) >= 0
         {
-            avatar.view.ackedSnapshot = input.ackSnapshot
+            avatar.ackedSnapshot = input.ackSnapshot
         }
         avatars[id] = avatar
         return nil
@@ -196,7 +216,9 @@ final class Shard {
                 rejected(avatar.peer, verdict)
             } else {
                 avatar.pose = input.pose
+                avatar.quantized = codec.quantize(input.pose)
                 avatar.poseTimeMicros = avatar.pendingReceivedMicros
+                if input.pose.speaking { avatar.lastSpokeMicros = avatar.pendingReceivedMicros }
                 counters.inputsApplied += 1
             }
             avatars[id] = avatar
@@ -228,26 +250,11 @@ final class Shard {
     private func sendSnapshots(nowMicros: UInt64, outbox: Outbox) {
         guard !order.isEmpty else { return }
         sequence = sequence == UInt32.max ? 1 : sequence + 1
-        // One state list per tick; relevance selects from it per recipient.
-        let states = order.compactMap { id in
-            avatars[id].map { AvatarState(id: $0.id, lastInputSequence: $0.lastInputSequence, pose: $0.pose) }
-        }
-        // Every recipient's relevant set is the whole shard until interest management narrows it, so the
-        // encoding is shared; the per-recipient view still records what each one was sent.
-        let parts = SnapshotPacker.pack(
-            sequence: sequence, serverTimeMicros: nowMicros, avatars: states, codec: codec,
-            maxBytes: snapshotMaxBytes)
-        for id in order {
-            guard var avatar = avatars[id] else { continue }
-            avatar.view.relevant = order
-            for part in parts {
-                outbox.deliver(avatar.peer, part, .state)
-                counters.snapshotBytes += UInt64(part.count)
-            }
-            counters.snapshotDatagrams += UInt64(parts.count)
-            counters.snapshotsSent += 1
-            avatar.view.lastSnapshotSequence = sequence
-            avatars[id] = avatar
+        composer.compose(
+            sequence: sequence, nowMicros: nowMicros, order: order, avatars: &avatars, codec: codec,
+            context: interestContext, counters: &counters
+        ) { peer, bytes in
+            outbox.deliver(peer, bytes, .state)
         }
     }
 
