@@ -177,6 +177,16 @@ private func pow10(_ n: Int) -> Double { (0..<n).reduce(1.0) { r, _ in r * 10 } 
         print(report)
     }
 
+    /// The widths were chosen on one sample of motion; on another (other people, other seeds) they stay
+    /// within 1 % of that sample's own optimum.
+    @Test func widthsHoldOnOtherMotion() {
+        let other = measureDeltas(kind: .walking, avatars: 12, seed: 301) + measureDeltas(kind: .dwelling, avatars: 12, seed: 302)
+        for g in DeltaGroup.allCases {
+            let best = other.bestWidths(g)
+            #expect(Double(other.classBits(g, g.widths(.v2))) <= Double(best.bits) * 1.01, "\(g): best here \(best.widths)")
+        }
+    }
+
     @Test func sizesReport() {
         let mix = Self.walking + Self.dwelling
         var report = "pose sizes (30 Hz, baseline 2–4 ticks old, 200 × 10 × 200 m hall):\n"

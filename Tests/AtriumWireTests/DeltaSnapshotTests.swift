@@ -116,8 +116,6 @@ func entryExtent(_ bytes: [UInt8], baseline: SnapshotView, codec: PoseCodec) thr
 
     @Test func updatesBecomeFullWhenTheyMust() throws {
         let pose = codec.quantize(AvatarPose(headPosition: Vec3(1, 1.6, 2), headRotation: .identity))
-        var far = pose
-        far.x += 150_000
         let baseline = SnapshotView(sequence: 9, avatars: [ViewEntry(id: 3, lastInputSequence: 100, pose: pose)])
         func written(_ e: SnapshotEntry) throws -> SnapshotEntry? {
             let bytes = DeltaSnapshot.encode(sequence: 10, serverTimeMicros: 0, baseline: baseline, entries: [e], codec: codec).bytes
@@ -147,7 +145,6 @@ func entryExtent(_ bytes: [UInt8], baseline: SnapshotView, codec: PoseCodec) thr
             sequence: 10, serverTimeMicros: 0, baseline: baseline, entries: [.full(ViewEntry(id: 5, lastInputSequence: 1, pose: wild))], codec: codec)
         #expect(view[5]?.pose.x == 200_000)
         #expect(try DeltaSnapshot.apply(DeltaSnapshot.decode(bytes, baseline: baseline, codec: codec).entries, to: baseline, sequence: 10) == view)
-        _ = far
     }
 
     @Test func viewLookupAndApply() {

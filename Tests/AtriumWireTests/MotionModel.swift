@@ -1,4 +1,4 @@
-import AtriumWire
+@testable import AtriumWire
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -59,16 +59,10 @@ private func smoothstep(_ x: Double) -> Double {
 
 /// yaw (about y) · pitch (about x) · roll (about z), radians.
 func eulerQuat(yaw: Double, pitch: Double, roll: Double) -> Quat {
-    let (cy, sy) = (cos(yaw / 2), sin(yaw / 2))
-    let (cp, sp) = (cos(pitch / 2), sin(pitch / 2))
-    let (cr, sr) = (cos(roll / 2), sin(roll / 2))
-    // (0, sy, 0, cy) ⊗ (sp, 0, 0, cp) ⊗ (0, 0, sr, cr)
-    let qx = cy * sp, qy = sy * cp, qz = -sy * sp, qw = cy * cp
-    let x = qw * 0 + qx * cr + qy * sr - qz * 0
-    let y = qw * 0 - qx * sr + qy * cr + qz * 0
-    let z = qw * sr + qx * 0 - qy * 0 + qz * cr
-    let w = qw * cr - qx * 0 - qy * 0 - qz * sr
-    return Quat(x: Float(x), y: Float(y), z: Float(z), w: Float(w))
+    let y = DQuat(x: 0, y: sin(yaw / 2), z: 0, w: cos(yaw / 2))
+    let p = DQuat(x: sin(pitch / 2), y: 0, z: 0, w: cos(pitch / 2))
+    let r = DQuat(x: 0, y: 0, z: sin(roll / 2), w: cos(roll / 2))
+    return (y * p * r).float
 }
 
 /// A head turn that moves from one offset to another over a duration, then holds.

@@ -8,6 +8,8 @@ import Testing
     enum Example {
         case client(ClientMessage)
         case server(ServerMessage)
+        /// A SNAPSHOT part and the baseline view it is encoded against (decoding needs it).
+        case snapshot(sequence: UInt32, serverTimeMicros: UInt64, baseline: SnapshotView, entries: [SnapshotEntry])
     }
 
     static let bounds = WorldBounds(min: Vec3(-100, 0, -100), max: Vec3(100, 10, 100))
@@ -25,21 +27,34 @@ import Testing
         headPosition: Vec3(20, 1.55, 30), headRotation: .identity,
         rightHand: HandPose(position: Vec3(20.3, 1.1, 29.75), rotation: .identity))
 
+    /// 15.4's pose a few ticks later (avatar 7 in 15.7): moved (+20, +10, −50 mm), turned to 92° about y, still speaking.
+    static let poseNoHandsLater = AvatarPose(
+        headPosition: Vec3(1.52, 1.61, -2.3), headRotation: Quat(x: 0, y: 0.7193398, z: 0, w: 0.6946584), speaking: true)
+
+    /// Entries of the baseline-0 SNAPSHOT 1001 (15.6): avatars 7 and 9, both full.
+    static let snapshot1001: [SnapshotEntry] = [
+        .full(ViewEntry(id: 7, lastInputSequence: 42, pose: codec.quantize(poseNoHands))),
+        .full(ViewEntry(id: 9, lastInputSequence: 17, pose: codec.quantize(poseRightHand))),
+    ]
+    /// The view after SNAPSHOT 1001: the baseline of the delta example (15.7).
+    static let view1001 = DeltaSnapshot.apply(snapshot1001, to: .empty, sequence: 1001)
+
     /// The Swift value of every documented example.
     static let examples: [String: Example] = [
-        "hello": .client(.hello(Hello(minVersion: 1, maxVersion: 1, requestedRole: .visitor, worldId: "expo-hall", displayName: "Zoë"))),
+        "hello": .client(.hello(Hello(minVersion: 2, maxVersion: 2, requestedRole: .visitor, worldId: "expo-hall", displayName: "Zoë"))),
         "welcome": .server(.welcome(Welcome(
-            version: 1, clientId: 7, role: .visitor, tickRateHz: 30, serverTimeMicros: 1_234_567_890, worldId: "expo-hall",
+            version: 2, clientId: 7, role: .visitor, tickRateHz: 30, serverTimeMicros: 1_234_567_890, worldId: "expo-hall",
             worldContentHash: (0..<32).map { UInt8($0) }, bounds: bounds, capacity: 200))),
-        "deny": .server(.deny(Deny(reason: .versionMismatch, serverMinVersion: 1, serverMaxVersion: 1, detail: "server speaks 1..1"))),
+        "deny": .server(.deny(Deny(reason: .versionMismatch, serverMinVersion: 2, serverMaxVersion: 2, detail: "server speaks 2..2"))),
         "pose_no_hands": .client(.pose(PoseInput(inputSequence: 42, clientTimeMs: 123_456, ackSnapshot: 41, pose: poseNoHands))),
         "pose_both_hands": .client(.pose(PoseInput(inputSequence: 43, clientTimeMs: 123_489, ackSnapshot: 42, pose: poseBothHands))),
-        "snapshot": .server(.snapshot(try! Snapshot(DeltaSnapshot.encode(
-            sequence: 1001, serverTimeMicros: 33_366_666, baseline: .empty,
-            entries: [
-                .full(ViewEntry(id: 7, lastInputSequence: 42, pose: codec.quantize(poseNoHands))),
-                .full(ViewEntry(id: 9, lastInputSequence: 17, pose: codec.quantize(poseRightHand))),
-            ], codec: codec).bytes))),
+        "snapshot": .snapshot(sequence: 1001, serverTimeMicros: 33_366_666, baseline: .empty, entries: snapshot1001),
+        // Against view1001: avatar 7 updated, 9 leaves, 12 enters.
+        "snapshot_delta": .snapshot(sequence: 1004, serverTimeMicros: 33_466_666, baseline: view1001, entries: [
+            .update(ViewEntry(id: 7, lastInputSequence: 45, pose: codec.quantize(poseNoHandsLater))),
+            .leave(9),
+            .full(ViewEntry(id: 12, lastInputSequence: 3, pose: codec.quantize(poseBothHands))),
+        ]),
         "avatar_joined": .server(.avatarJoined(AvatarJoined(avatarId: 9, role: .presenter, displayName: "Bo"))),
         "avatar_left": .server(.avatarLeft(AvatarLeft(avatarId: 9, reason: .timeout))),
         "chat": .client(.chat(ChatSend(text: "hello 👋"))),
@@ -104,13 +119,25 @@ import Testing
                 let encoded = m.encode(codec: codec)
                 #expect(encoded == bytes, "\(name): encoder gives\n\(hex(encoded))")
                 #expect(try ServerMessage.decode(bytes, codec: codec) == received(m, codec: codec), "\(name)")
+            case .snapshot(let sequence, let time, let baseline, let entries):
+                let (encoded, view) = DeltaSnapshot.encode(
+                    sequence: sequence, serverTimeMicros: time, baseline: baseline, entries: entries, codec: codec)
+                #expect(encoded == bytes, "\(name): encoder gives\n\(hex(encoded))")
+                let header = SnapshotHeader(
+                    sequence: sequence, serverTimeMicros: time, baseline: baseline.sequence, partIndex: 0, partCount: 1,
+                    entryCount: UInt16(entries.count))
+                let decoded = try DeltaSnapshot.decode(bytes, baseline: baseline, codec: codec)
+                #expect(decoded.header == header && decoded.entries == entries, "\(name)")
+                #expect(DeltaSnapshot.apply(decoded.entries, to: baseline, sequence: sequence) == view)
+                guard case .snapshot(let s) = try ServerMessage.decode(bytes, codec: codec) else { Issue.record("\(name)"); continue }
+                #expect(s.header == header && s.bytes == bytes)
             }
         }
     }
 
     @Test func requiredExamplesAreDocumented() throws {
         let names = Set(try Self.documentedExamples(Self.protocolDocument()).map(\.name))
-        for required in ["hello", "welcome", "deny", "pose_no_hands", "pose_both_hands", "snapshot", "avatar_joined",
+        for required in ["hello", "welcome", "deny", "pose_no_hands", "pose_both_hands", "snapshot", "snapshot_delta", "avatar_joined",
                          "avatar_left", "chat", "chat_relay", "ping", "pong", "closing"] {
             #expect(names.contains(required), "missing example \(required)")
         }
@@ -120,6 +147,12 @@ import Testing
         #expect(Self.codec.bitCount(of: Self.poseNoHands) == 90)
         #expect(Self.codec.bitCount(of: Self.poseBothHands) == 214)
         #expect(Self.codec.bitCount(of: Self.poseRightHand) == 152)
+        // The delta example: the documented codes and sizes.
+        let before = Self.codec.quantize(Self.poseNoHands), after = Self.codec.quantize(Self.poseNoHandsLater)
+        #expect((after.x, after.y, after.z) == (101_520, 1610, 97_750 - 50))
+        #expect(after.head == QuantizedRotation(index: 1, a: 511, b: 511, c: 1013) && before.head.c == 1022)
+        #expect(Self.codec.deltaBits(from: before, to: after) == 43)
+        #expect(Self.view1001.avatars.map(\.id) == [7, 9])
         // The documented WELCOME bounds build the same codec.
         guard case .server(.welcome(let w)) = Self.examples["welcome"] else { Issue.record(); return }
         #expect(w.bounds == Self.codec.bounds)
