@@ -87,29 +87,10 @@ struct SnapshotComposer {
         counters: inout ShardCounters, send: (PeerHandle, [UInt8]) -> Void
     ) {
         let all = order.sorted().compactMap { avatars[$0].map { SnapshotEntry.full($0.viewEntry) } }
-        var parts: [[SnapshotEntry]] = [[]]
-        var bits = DeltaSnapshot.headerBits
-        var previous: UInt16 = 0
-        for entry in all {
-            let cost = DeltaSnapshot.gapBits(Int(entry.id - previous)) + DeltaSnapshot.entryBits(entry, baseline: .empty, codec: codec)
-            if bits + cost > snapshotMaxBytes * 8 && !parts[parts.count - 1].isEmpty {
-                parts.append([])
-                bits = DeltaSnapshot.headerBits
-                previous = 0
-                // The gap restarts at 0 in a new part.
-                bits += DeltaSnapshot.gapBits(Int(entry.id)) + DeltaSnapshot.entryBits(entry, baseline: .empty, codec: codec)
-            } else {
-                bits += cost
-            }
-            parts[parts.count - 1].append(entry)
-            previous = entry.id
-        }
-        let encoded = parts.prefix(255).enumerated().map { index, entries in
-            DeltaSnapshot.encode(
-                sequence: sequence, serverTimeMicros: nowMicros, baseline: .empty, entries: entries, codec: codec,
-                partIndex: UInt8(index), partCount: UInt8(min(parts.count, 255))
-            ).bytes
-        }
+        let encoded = SnapshotPacker.pack(
+            sequence: sequence, serverTimeMicros: nowMicros, baseline: .empty, entries: all, codec: codec,
+            maxBytes: snapshotMaxBytes
+        ).parts
         for id in order {
             guard let avatar = avatars[id] else { continue }
             for bytes in encoded {
