@@ -41,8 +41,13 @@ struct SnapshotComposer {
     private var recipients: [UInt16: Recipient] = [:]
     private var grid: SpatialGrid
     private var table = InterestAvatarTable()
-    /// Reused per recipient: the entry each candidate would send, indexed by avatar id.
+    /// Reused per recipient: where each candidate's entry is in `pending`, indexed by avatar id.
     private var pendingIndex: [Int32] = []
+    /// This tick, by avatar id: current state and estimated entry sizes (bits).
+    private var current: [ViewEntry?] = []
+    private var fullCost: [Int32] = []
+    private var updateCost: [Int32] = []
+    private var history: [PoseHistory?] = []
     private var pending: [SnapshotEntry] = []
     private var candidates: [UInt16] = []
     private var entries: [SnapshotEntry] = []
@@ -58,6 +63,10 @@ struct SnapshotComposer {
     mutating func forget(_ id: UInt16) {
         recipients.removeValue(forKey: id)
         grid.remove(id: id)
+        if Int(id) < current.count {
+            current[Int(id)] = nil
+            history[Int(id)] = nil
+        }
     }
 
     /// Bits available for entries in one recipient's snapshot this tick.
@@ -106,12 +115,19 @@ struct SnapshotComposer {
 
     // MARK: spatial
 
-    private mutating func composeSpatial(
-        sequence: UInt32, nowMicros: UInt64, order: [UInt16], avatars: inout [UInt16: Avatar], codec: PoseCodec,
-        context: InterestContext, counters: inout ShardCounters, send: (PeerHandle, [UInt8]) -> Void
+    /// Rebuilds this tick's flat per-avatar tables: interest view, grid, current state and size estimates.
+    private mutating func prepareTick(
+        nowMicros: UInt64, order: [UInt16], avatars: [UInt16: Avatar], codec: PoseCodec, context: InterestContext
     ) {
-        // This tick's interest view of every avatar, and the grid.
         table.removeAll()
+        let maxId = Int(order.max() ?? 0)
+        if current.count <= maxId {
+            current.append(contentsOf: repeatElement(nil, count: maxId + 1 - current.count))
+            fullCost.append(contentsOf: repeatElement(0, count: maxId + 1 - fullCost.count))
+            updateCost.append(contentsOf: repeatElement(0, count: maxId + 1 - updateCost.count))
+            history.append(contentsOf: repeatElement(nil, count: maxId + 1 - history.count))
+            pendingIndex.append(contentsOf: repeatElement(-1, count: maxId + 1 - pendingIndex.count))
+        }
         for id in order {
             guard let a = avatars[id] else { continue }
             let speaking = a.lastSpokeMicros != 0 && nowMicros &- a.lastSpokeMicros < settings.speakingWindowMicros
@@ -120,15 +136,31 @@ struct SnapshotComposer {
                     id: id, position: a.pose.headPosition, rotation: a.pose.headRotation, role: a.role,
                     speakingRecently: speaking))
             grid.update(id: id, position: a.pose.headPosition)
+            let slot = Int(id)
+            let state = a.viewEntry
+            current[slot] = state
+            // Sizes are estimated once per avatar per tick, not per recipient: a full entry exactly, an update
+            // as the delta from this avatar's pose a few ticks ago (acknowledged baselines are typically
+            // two to four ticks old) plus kind and sequence bits. The id gap is added per recipient.
+            fullCost[slot] = Int32(2 + 32 + codec.fullBits(state.pose))
+            var ring = history[slot] ?? PoseHistory(filledWith: state.pose)
+            updateCost[slot] = Int32(min(2 + 5 + codec.deltaBits(from: ring.oldest, to: state.pose), Int(fullCost[slot])))
+            ring.push(state.pose)
+            history[slot] = ring
         }
-        let maxId = Int(order.max() ?? 0)
-        if pendingIndex.count <= maxId { pendingIndex = Array(repeating: -1, count: maxId + 1) }
+    }
+
+    private mutating func composeSpatial(
+        sequence: UInt32, nowMicros: UInt64, order: [UInt16], avatars: inout [UInt16: Avatar], codec: PoseCodec,
+        context: InterestContext, counters: inout ShardCounters, send: (PeerHandle, [UInt8]) -> Void
+    ) {
+        prepareTick(nowMicros: nowMicros, order: order, avatars: avatars, codec: codec, context: context)
         let budget = budgetBits
+        let table = self.table
 
         for id in order {
             guard let me = table[id], let avatar = avatars[id] else { continue }
             var recipient = recipients.removeValue(forKey: id) ?? Recipient()
-            let table = self.table
             let relevant = recipient.relevance.update(
                 recipient: me, grid: grid, avatars: { table[$0] }, alwaysRelevant: table.alwaysRelevant,
                 enterRadius: radius, leaveMargin: settings.leaveMarginMetres
@@ -137,13 +169,24 @@ struct SnapshotComposer {
             let baseline = recipient.views.baseline(acknowledged: avatar.ackedSnapshot, for: sequence)
             if baseline.sequence != 0 { counters.snapshotsFromBaseline += 1 }
 
-            // What each relevant avatar would send against the baseline; unchanged ones send nothing.
+            // Walk the relevant ids and the baseline together (both ascending): unchanged avatars send nothing,
+            // changed ones are update candidates, unknown ones enter, known ones no longer relevant leave.
             pending.removeAll(keepingCapacity: true)
             candidates.removeAll(keepingCapacity: true)
+            entries.removeAll(keepingCapacity: true)
+            var leaveBits = 0
+            let known = baseline.avatars
+            var k = 0
             for other in relevant {
-                guard let state = avatars[other]?.viewEntry else { continue }
-                if let known = baseline[other] {
-                    if known == state {
+                while k < known.count && known[k].id < other {
+                    entries.append(.leave(known[k].id))
+                    leaveBits += 2 + 9
+                    k += 1
+                }
+                guard let state = current[Int(other)] else { continue }
+                if k < known.count && known[k].id == other {
+                    defer { k += 1 }
+                    if known[k] == state {
                         recipient.scheduler.markFresh(other)
                         continue
                     }
@@ -155,28 +198,28 @@ struct SnapshotComposer {
                 }
                 candidates.append(other)
             }
-            // Leaves: known to the baseline, no longer relevant (or gone). Always sent; they are a few bits.
-            entries.removeAll(keepingCapacity: true)
-            var leaveBits = 0
-            for known in baseline.avatars where !recipient.relevance.contains(known.id) || avatars[known.id] == nil {
-                entries.append(.leave(known.id))
+            while k < known.count {
+                entries.append(.leave(known[k].id))
                 leaveBits += 2 + 9
+                k += 1
             }
             let pendingEntries = pending
             let index = pendingIndex
-            // Cost: the entry body plus an average id gap code.
+            let full = fullCost
+            let update = updateCost
             let (selected, deferred) = recipient.scheduler.select(
                 candidates: candidates,
-                cost: { DeltaSnapshot.entryBits(pendingEntries[Int(index[Int($0)])], baseline: baseline, codec: codec) + 9 },
+                cost: { other in
+                    let slot = Int(other)
+                    let isUpdate: Bool
+                    if case .update = pendingEntries[Int(index[slot])] { isUpdate = true } else { isUpdate = false }
+                    return Int(isUpdate ? update[slot] : full[slot]) + 9
+                },
                 budgetBits: budget - leaveBits, maxAvatars: settings.maxFullRateAvatars)
             counters.deferredByBudget += UInt64(deferred)
             for other in selected {
                 let entry = pendingEntries[Int(index[Int(other)])]
-                switch entry {
-                case .full: counters.fullEntries += 1
-                case .update: counters.updateEntries += 1
-                case .leave: break
-                }
+                if case .full = entry { counters.fullEntries += 1 } else { counters.updateEntries += 1 }
                 entries.append(entry)
             }
             for other in candidates { pendingIndex[Int(other)] = -1 }
@@ -193,5 +236,31 @@ struct SnapshotComposer {
             counters.snapshotsSent += 1
             avatars[id]?.lastSnapshotSequence = sequence
         }
+    }
+}
+
+/// The last few quantized poses of one avatar, for estimating update sizes.
+struct PoseHistory {
+    private var poses: (QuantizedPose, QuantizedPose, QuantizedPose)
+    private var next = 0
+
+    init(filledWith pose: QuantizedPose) { poses = (pose, pose, pose) }
+
+    /// The pose three pushes ago.
+    var oldest: QuantizedPose {
+        switch next {
+        case 0: return poses.0
+        case 1: return poses.1
+        default: return poses.2
+        }
+    }
+
+    mutating func push(_ pose: QuantizedPose) {
+        switch next {
+        case 0: poses.0 = pose
+        case 1: poses.1 = pose
+        default: poses.2 = pose
+        }
+        next = (next + 1) % 3
     }
 }
