@@ -84,17 +84,17 @@ struct InterestTickHarness {
         deferredPairs = 0
         enteredPairs = 0
         leftPairs = 0
+        // Local copies for the loop: passing them on is then a borrow, not a copy per call.
         let table = self.table
-        let lookup: (UInt16) -> InterestAvatar? = { table[$0] }
+        let grid = self.grid
         for i in relevance.indices {
             guard let me = table[UInt16(i)] else { continue }
             let changes = relevance[i].update(
-                recipient: me, grid: grid, avatars: lookup, alwaysRelevant: table.alwaysRelevant,
-                enterRadius: radius, leaveMargin: margin)
+                recipient: me, grid: grid, table: table, enterRadius: radius, leaveMargin: margin)
             relevantPairs += changes.relevant.count
             enteredPairs += changes.entered.count
             leftPairs += changes.left.count
-            schedulers[i].accumulate(recipient: me, relevant: changes.relevant, avatars: lookup, radius: radius)
+            schedulers[i].accumulate(recipient: me, relevant: changes.relevant, table: table, radius: radius)
             // A walking crowd: everyone relevant has changed.
             let pick = schedulers[i].select(
                 candidates: changes.relevant, cost: Self.cost, budgetBits: budgetBits, maxAvatars: maxAvatars)
