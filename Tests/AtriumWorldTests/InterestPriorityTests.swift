@@ -253,6 +253,8 @@ import Testing
         var viaTable = Array(repeating: RelevanceSet(), count: count)
         var schedulersA = Array(repeating: PriorityScheduler(), count: count)
         var schedulersB = Array(repeating: PriorityScheduler(), count: count)
+        var schedulersC = Array(repeating: PriorityScheduler(), count: count)
+        var scratch = SelectionScratch()
         let b = world.bounds
         var positions = (0..<count).map { _ in Vec3(rng.float(b.min.x...b.max.x), 1.6, rng.float(b.min.z...b.max.z)) }
         for tick in 0..<25 {
@@ -281,6 +283,11 @@ import Testing
                 let pa = schedulersA[i].select(candidates: a.relevant, cost: { 100 + Int($0 % 7) * 30 }, budgetBits: 1500, maxAvatars: 12)
                 let pb = schedulersB[i].select(candidates: t.relevant, cost: { 100 + Int($0 % 7) * 30 }, budgetBits: 1500, maxAvatars: 12)
                 #expect(pa == pb)
+                schedulersC[i].accumulate(recipient: me, relevant: t.relevant, table: table, radius: world.interestRadius)
+                let pc = schedulersC[i].select(
+                    candidates: t.relevant, cost: { 100 + Int($0 % 7) * 30 }, budgetBits: 1500, maxAvatars: 12,
+                    scratch: &scratch)
+                #expect(pa == pc)
             }
         }
     }

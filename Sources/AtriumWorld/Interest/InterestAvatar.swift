@@ -273,6 +273,20 @@ public struct InterestContext: Sendable {
 /// ones collected as they are inserted. Fill it once per tick, then hand it to every recipient's
 /// `RelevanceSet` and `PriorityScheduler` (or `subscript` as `{ table[$0] }` where a closure is asked).
 ///
+/// One tick of interest work, on the worker thread:
+///
+///     table.removeAll()
+///     for each avatar: table.insert(context.avatar(id:position:rotation:role:speakingRecently:))
+///                      grid.update(id:position:)            // grid.remove(id:) when one leaves
+///     let table = self.table, grid = self.grid              // locals: passed on by borrowing
+///     for each recipient me:
+///         let r = relevance[me].update(recipient:grid:table:enterRadius:leaveMargin:)
+///         schedulers[me].accumulate(recipient:relevant: r.relevant, table:radius:)
+///         for ids in r.relevant with nothing new: schedulers[me].markFresh(id)
+///         let pick = schedulers[me].select(candidates:cost:budgetBits:maxAvatars:scratch: &shared)
+///
+/// (`Tests/AtriumWorldTests/InterestTickHarness.swift` does exactly this.)
+///
 /// Besides the avatars themselves it keeps what the per-recipient passes read for every pair in
 /// small parallel arrays (position, sight, flags), so those loops touch little memory.
 public struct InterestAvatarTable: Sendable {

@@ -57,6 +57,12 @@ public struct PriorityWeights: Sendable, Equatable {
     }
 }
 
+/// Working memory for `PriorityScheduler.select`, reusable across schedulers and ticks.
+public struct SelectionScratch: Sendable {
+    var words: [UInt64] = []
+    public init() {}
+}
+
 /// Shares out one recipient's per-tick bit budget among its relevant avatars (one per recipient,
 /// kept across ticks).
 ///
@@ -87,6 +93,7 @@ public struct PriorityScheduler: Sendable {
     private var spareIds: [UInt16] = []
     private var spareEntries: [Entry] = []
     private var picked: [UInt16] = []
+    private var ownScratch = SelectionScratch()
 
     public init(weights: PriorityWeights = .standard) {
         self.weights = weights
@@ -267,6 +274,20 @@ public struct PriorityScheduler: Sendable {
     public mutating func select(
         candidates: [UInt16], cost: (UInt16) -> Int, budgetBits: Int, maxAvatars: Int
     ) -> (selected: [UInt16], deferred: Int) {
+        var scratch = ownScratch
+        ownScratch = SelectionScratch()
+        defer { ownScratch = scratch }
+        return select(
+            candidates: candidates, cost: cost, budgetBits: budgetBits, maxAvatars: maxAvatars, scratch: &scratch)
+    }
+
+    /// As `select(candidates:cost:budgetBits:maxAvatars:)`, with working memory from `scratch`.
+    /// One scratch can serve every recipient of a tick in turn, which keeps it hot in cache (the
+    /// other form uses memory of its own per scheduler). Same result either way.
+    public mutating func select(
+        candidates: [UInt16], cost: (UInt16) -> Int, budgetBits: Int, maxAvatars: Int,
+        scratch: inout SelectionScratch
+    ) -> (selected: [UInt16], deferred: Int) {
         var out = picked
         picked = []
         let n = Swift.min(candidates.count, Self.maxCandidates)
@@ -276,9 +297,10 @@ public struct PriorityScheduler: Sendable {
             return (out, candidates.count)
         }
         out.interestResize(to: n, fill: 0)
+        let need = Self.scratchWords(n)
+        if scratch.words.count < need { scratch.words.interestResize(to: Swift.max(need, 2 * scratch.words.count), fill: 0) }
         let me = recipientId.map(Int.init) ?? -1
-        // Per-call scratch on the stack: hot in cache for every recipient, nothing kept per recipient.
-        let count = withUnsafeTemporaryAllocation(of: UInt64.self, capacity: Self.scratchWords(n)) { scratch in
+        let count = scratch.words.withUnsafeMutableBufferPointer { scratch in
             entries.withUnsafeMutableBufferPointer { entries in
                 ids.withUnsafeBufferPointer { known in
                     candidates.withUnsafeBufferPointer { candidates in
@@ -328,12 +350,15 @@ public struct PriorityScheduler: Sendable {
         let cursor = bucketStart + (buckets + 1)
         let bucketCost = cursor + (buckets + 1)
 
-        // Pass 1: costs, slots (a merge walk while the candidates ascend), total.
+        // One pass: costs, slots (a merge walk while the candidates ascend), keys, total.
+        // Keys: accumulator bits (non-negative floats order as integers) | entering | rank.
         var total = 0
         var cheapest = Int.max
         var own = -1
         var j = 0
         var previous = -1
+        var lowAcc = UInt64.max
+        var highAcc: UInt64 = 0
         let ceiling = budget == .max ? Int.max : budget + 1
         for k in 0..<n {
             let id = candidates[k]
@@ -341,12 +366,27 @@ public struct PriorityScheduler: Sendable {
             costs[k] = UInt64(c)
             let (sum, overflow) = total.addingReportingOverflow(c)
             total = overflow ? .max : sum
-            if c < cheapest { cheapest = c }
-            if Int(id) == me { own = k }
+            cheapest = Swift.min(cheapest, c)
             if Int(id) <= previous { j = lowerBound(id, in: known) }
             previous = Int(id)
             while j < known.count && known[j] < id { j += 1 }
-            slots[k] = j < known.count && known[j] == id ? UInt64(j) : .max
+            var high: UInt64 = 0
+            var enter: UInt64 = 0
+            if j < known.count && known[j] == id {
+                slots[k] = UInt64(j)
+                let entry = entries[j]
+                high = entry.accumulator > 0 ? UInt64(entry.accumulator.bitPattern) : 0  // NaN, negative: 0
+                enter = entry.entering ? 1 : 0
+            } else {
+                slots[k] = .max
+            }
+            keys[k] = high << 32 | enter << 31 | (rankMask - UInt64(k))
+            if Int(id) == me {
+                own = k
+            } else {
+                lowAcc = Swift.min(lowAcc, high)
+                highAcc = Swift.max(highAcc, high)
+            }
         }
 
         if total <= budget && total < .max && n <= cap {
@@ -366,24 +406,6 @@ public struct PriorityScheduler: Sendable {
             ownTaken = true
             remaining -= Int(costs[own])
             taken = 1
-        }
-
-        // Keys: accumulator bits (non-negative floats order as integers) | entering | rank.
-        var lowAcc = UInt64.max
-        var highAcc: UInt64 = 0
-        for k in 0..<n {
-            var high: UInt64 = 0
-            var enter: UInt64 = 0
-            if slots[k] != .max {
-                let entry = entries[Int(slots[k])]
-                high = entry.accumulator > 0 ? UInt64(entry.accumulator.bitPattern) : 0  // NaN, negative: 0
-                enter = entry.entering ? 1 : 0
-            }
-            if k != own {
-                if high < lowAcc { lowAcc = high }
-                if high > highAcc { highAcc = high }
-            }
-            keys[k] = high << 32 | enter << 31 | (rankMask - UInt64(k))
         }
 
         // Bucket of a key: its accumulator bits scaled onto 0 … buckets − 1 (monotone).

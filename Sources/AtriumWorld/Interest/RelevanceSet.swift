@@ -170,6 +170,12 @@ public struct RelevanceSet: Sendable {
                     counts.2 &+= (old[w] & ~next[w]).nonzeroBitCount
                 }
             }
+            if counts.1 == 0 && counts.2 == 0 {
+                // Nothing entered or left (the common case): the list stands as it is.
+                arrived.removeAll(keepingCapacity: true)
+                gone.removeAll(keepingCapacity: true)
+                return
+            }
             now.interestResize(to: counts.0, fill: 0)
             arrived.interestResize(to: counts.1, fill: 0)
             gone.interestResize(to: counts.2, fill: 0)

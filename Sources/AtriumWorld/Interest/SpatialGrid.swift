@@ -12,9 +12,11 @@ import AtriumWire
 ///   when it crosses a cell boundary) and `remove(id:)` when an avatar leaves;
 /// - **rebuild per tick**: `rebuild(from:)` with every avatar's position, once per tick.
 ///
-/// `sync(_:)` does one tick's worth of either, as `strategy` says. Measured (see the final report of
-/// the `interest` branch and `InterestGridTests`): incremental is the cheaper one for walking crowds,
-/// so it is the default.
+/// `sync(_:)` does one tick's worth of either, as `strategy` says. Both keep the same storage, so
+/// queries cost the same; what differs is keeping it current. Measured for a crowd walking at
+/// 1.4 m/s at 30 Hz in the expo hall (release build, 2.6 GHz EPYC VM): incremental 15 µs per tick at
+/// 1,000 avatars and 61 µs at 4,000, rebuild 19 µs and 72 µs (before the cost of gathering the
+/// rebuild's list). Walkers seldom cross a 20 m cell boundary, so incremental is the default.
 ///
 /// Storage is one flat array of ids grouped by cell, each cell with some room to spare, and the
 /// positions alongside, so a query scans contiguous memory. An id that moves to a full cell makes the
