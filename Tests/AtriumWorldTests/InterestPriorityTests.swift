@@ -240,4 +240,55 @@ import Testing
         }
         #expect(runs.allSatisfy { $0 == runs[0] })
     }
+
+    /// The table-based fast paths give exactly what the closure-based ones give.
+    @Test(arguments: ["classroom.yaml", "expo-hall.yaml", "village-assembly.yaml"])
+    func tablePathsMatchClosurePaths(file: String) throws {
+        let world = try loadShipped(file)
+        let context = InterestContext(world: world)
+        var rng = InterestRNG(seed: 77)
+        let count = 150
+        var grid = SpatialGrid(world: world)
+        var viaClosure = Array(repeating: RelevanceSet(), count: count)
+        var viaTable = Array(repeating: RelevanceSet(), count: count)
+        var schedulersA = Array(repeating: PriorityScheduler(), count: count)
+        var schedulersB = Array(repeating: PriorityScheduler(), count: count)
+        var schedulersC = Array(repeating: PriorityScheduler(), count: count)
+        var scratch = SelectionScratch()
+        let b = world.bounds
+        var positions = (0..<count).map { _ in Vec3(rng.float(b.min.x...b.max.x), 1.6, rng.float(b.min.z...b.max.z)) }
+        for tick in 0..<25 {
+            var table = InterestAvatarTable()
+            for i in 0..<count {
+                positions[i] = positions[i] + Vec3(rng.float(-2...2), 0, rng.float(-2...2))
+                let role = world.allowedRoles[(i + tick) % world.allowedRoles.count]
+                table.insert(context.avatar(
+                    id: UInt16(i), position: positions[i], rotation: .yaw(rng.float(-3...3)), role: role,
+                    speakingRecently: rng.next() % 3 == 0))
+                grid.update(id: UInt16(i), position: positions[i])
+            }
+            for i in 0..<count {
+                let me = table[UInt16(i)]!
+                let a = viaClosure[i].update(
+                    recipient: me, grid: grid, avatars: { table[$0] }, alwaysRelevant: table.alwaysRelevant,
+                    enterRadius: world.interestRadius, leaveMargin: 2)
+                let t = viaTable[i].update(
+                    recipient: me, grid: grid, table: table, enterRadius: world.interestRadius, leaveMargin: 2)
+                #expect(a.relevant == t.relevant && a.entered == t.entered && a.left == t.left)
+                schedulersA[i].accumulate(recipient: me, relevant: a.relevant, avatars: { table[$0] }, radius: world.interestRadius)
+                schedulersB[i].accumulate(recipient: me, relevant: t.relevant, table: table, radius: world.interestRadius)
+                for id in a.relevant {
+                    #expect(schedulersA[i].accumulator(of: id) == schedulersB[i].accumulator(of: id))
+                }
+                let pa = schedulersA[i].select(candidates: a.relevant, cost: { 100 + Int($0 % 7) * 30 }, budgetBits: 1500, maxAvatars: 12)
+                let pb = schedulersB[i].select(candidates: t.relevant, cost: { 100 + Int($0 % 7) * 30 }, budgetBits: 1500, maxAvatars: 12)
+                #expect(pa == pb)
+                schedulersC[i].accumulate(recipient: me, relevant: t.relevant, table: table, radius: world.interestRadius)
+                let pc = schedulersC[i].select(
+                    candidates: t.relevant, cost: { 100 + Int($0 % 7) * 30 }, budgetBits: 1500, maxAvatars: 12,
+                    scratch: &scratch)
+                #expect(pa == pc)
+            }
+        }
+    }
 }

@@ -18,6 +18,8 @@ struct InterestTickHarness {
     let maxAvatars: Int
     var tickNumber = 0
     var positionList: [(UInt16, Vec3)] = []
+    /// One selection scratch for every recipient (stays hot in cache).
+    var scratch = SelectionScratch()
 
     /// Totals of the last tick.
     var relevantPairs = 0
@@ -32,11 +34,12 @@ struct InterestTickHarness {
     static let headerBits = 8 + 32 + 64 + 32 + 8 + 8 + 16
 
     init(world: WorldDefinition, count: Int, seed: UInt64 = 1, strategy: SpatialGrid.Strategy = .incremental,
-         rateBitsPerSecond: Int = 256_000, maxAvatars: Int = 128) {
+         rateBitsPerSecond: Int = 256_000, maxAvatars: Int = 128, cellSize: Float? = nil) {
         self.world = world
         context = InterestContext(world: world)
         crowd = WalkingCrowd(count: count, world: world, seed: seed)
-        grid = SpatialGrid(bounds: world.bounds, cellSize: world.interestRadius, capacity: count, strategy: strategy)
+        grid = SpatialGrid(
+            bounds: world.bounds, cellSize: cellSize ?? world.interestRadius, capacity: count, strategy: strategy)
         table = InterestAvatarTable(capacity: count)
         relevance = Array(repeating: RelevanceSet(), count: count)
         schedulers = Array(repeating: PriorityScheduler(), count: count)
@@ -84,20 +87,21 @@ struct InterestTickHarness {
         deferredPairs = 0
         enteredPairs = 0
         leftPairs = 0
+        // Local copies for the loop: passing them on is then a borrow, not a copy per call.
         let table = self.table
-        let lookup: (UInt16) -> InterestAvatar? = { table[$0] }
+        let grid = self.grid
         for i in relevance.indices {
             guard let me = table[UInt16(i)] else { continue }
             let changes = relevance[i].update(
-                recipient: me, grid: grid, avatars: lookup, alwaysRelevant: table.alwaysRelevant,
-                enterRadius: radius, leaveMargin: margin)
+                recipient: me, grid: grid, table: table, enterRadius: radius, leaveMargin: margin)
             relevantPairs += changes.relevant.count
             enteredPairs += changes.entered.count
             leftPairs += changes.left.count
-            schedulers[i].accumulate(recipient: me, relevant: changes.relevant, avatars: lookup, radius: radius)
+            schedulers[i].accumulate(recipient: me, relevant: changes.relevant, table: table, radius: radius)
             // A walking crowd: everyone relevant has changed.
             let pick = schedulers[i].select(
-                candidates: changes.relevant, cost: Self.cost, budgetBits: budgetBits, maxAvatars: maxAvatars)
+                candidates: changes.relevant, cost: Self.cost, budgetBits: budgetBits, maxAvatars: maxAvatars,
+                scratch: &scratch)
             selectedPairs += pick.selected.count
             deferredPairs += pick.deferred
             for id in pick.selected { digest = (digest ^ UInt64(id)) &* 0x100_0000_01B3 }

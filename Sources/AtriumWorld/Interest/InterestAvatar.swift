@@ -270,15 +270,41 @@ public struct InterestContext: Sendable {
 }
 
 /// This tick's avatars in a flat table indexed by avatar id, with the ids of the always-relevant
-/// ones collected as they are inserted. Fill it once per tick, then hand `subscript` (as
-/// `{ table[$0] }`) and `alwaysRelevant` to every recipient's `RelevanceSet`.
+/// ones collected as they are inserted. Fill it once per tick, then hand it to every recipient's
+/// `RelevanceSet` and `PriorityScheduler` (or `subscript` as `{ table[$0] }` where a closure is asked).
+///
+/// One tick of interest work, on the worker thread:
+///
+///     table.removeAll()
+///     for each avatar: table.insert(context.avatar(id:position:rotation:role:speakingRecently:))
+///                      grid.update(id:position:)            // grid.remove(id:) when one leaves
+///     let table = self.table, grid = self.grid              // locals: passed on by borrowing
+///     for each recipient me:
+///         let r = relevance[me].update(recipient:grid:table:enterRadius:leaveMargin:)
+///         schedulers[me].accumulate(recipient:relevant: r.relevant, table:radius:)
+///         for ids in r.relevant with nothing new: schedulers[me].markFresh(id)
+///         let pick = schedulers[me].select(candidates:cost:budgetBits:maxAvatars:scratch: &shared)
+///
+/// (`Tests/AtriumWorldTests/InterestTickHarness.swift` does exactly this.)
+///
+/// Besides the avatars themselves it keeps what the per-recipient passes read for every pair in
+/// small parallel arrays (position, sight, flags), so those loops touch little memory.
 public struct InterestAvatarTable: Sendable {
     @usableFromInline var slots: [InterestAvatar] = []
-    @usableFromInline var present: [Bool] = []
+    /// Per slot: bit 0 present, bit 1 speaking recently, bit 2 always relevant.
+    @usableFromInline var flags: [UInt8] = []
+    /// Per slot: innermost visually isolating zone index, −1 for none.
+    var sight: [Int16] = []
+    /// Per slot: head position, x y z.
+    var xyz: [Float] = []
     /// Ids in the table, in insertion order.
     public private(set) var ids: [UInt16] = []
     /// Ids whose zone context says always relevant, in insertion order.
     public private(set) var alwaysRelevant: [UInt16] = []
+
+    static let presentFlag: UInt8 = 1
+    static let speakingFlag: UInt8 = 2
+    static let alwaysRelevantFlag: UInt8 = 4
 
     public init(capacity: Int = 0) {
         if capacity > 0 { grow(to: capacity) }
@@ -290,13 +316,16 @@ public struct InterestAvatarTable: Sendable {
     mutating func grow(to n: Int) {
         guard n > slots.count else { return }
         let placeholder = InterestAvatar(id: 0, position: .zero, forward: Vec3(0, 0, -1), role: .visitor)
-        slots.append(contentsOf: repeatElement(placeholder, count: n - slots.count))
-        present.append(contentsOf: repeatElement(false, count: n - present.count))
+        let extra = n - slots.count
+        slots.append(contentsOf: repeatElement(placeholder, count: extra))
+        flags.append(contentsOf: repeatElement(0, count: extra))
+        sight.append(contentsOf: repeatElement(-1, count: extra))
+        xyz.append(contentsOf: repeatElement(0, count: 3 * extra))
     }
 
     /// Empties the table, keeping its storage.
     public mutating func removeAll() {
-        for id in ids { present[Int(id)] = false }
+        for id in ids { flags[Int(id)] = 0 }
         ids.removeAll(keepingCapacity: true)
         alwaysRelevant.removeAll(keepingCapacity: true)
     }
@@ -305,21 +334,54 @@ public struct InterestAvatarTable: Sendable {
     public mutating func insert(_ avatar: InterestAvatar) {
         let slot = Int(avatar.id)
         if slot >= slots.count { grow(to: Swift.max(slot + 1, slots.count * 2)) }
-        if present[slot] {
+        if flags[slot] & Self.presentFlag != 0 {
             if slots[slot].zoneContext.alwaysRelevant, let k = alwaysRelevant.firstIndex(of: avatar.id) {
                 alwaysRelevant.remove(at: k)
             }
         } else {
-            present[slot] = true
             ids.append(avatar.id)
         }
         slots[slot] = avatar
-        if avatar.zoneContext.alwaysRelevant { alwaysRelevant.append(avatar.id) }
+        let c = avatar.zoneContext
+        flags[slot] = Self.presentFlag | (avatar.speakingRecently ? Self.speakingFlag : 0)
+            | (c.alwaysRelevant ? Self.alwaysRelevantFlag : 0)
+        sight[slot] = c.visualIndex
+        xyz[3 * slot] = avatar.position.x
+        xyz[3 * slot + 1] = avatar.position.y
+        xyz[3 * slot + 2] = avatar.position.z
+        if c.alwaysRelevant { alwaysRelevant.append(avatar.id) }
     }
 
     @inlinable
     public subscript(id: UInt16) -> InterestAvatar? {
         let slot = Int(id)
-        return slot < present.count && present[slot] ? slots[slot] : nil
+        return slot < flags.count && flags[slot] & 1 != 0 ? slots[slot] : nil
+    }
+}
+
+/// Where the per-recipient passes look avatars up: a closure, or the table directly (inlined).
+protocol InterestAvatarLookup {
+    func avatar(_ id: UInt16) -> InterestAvatar?
+    /// The avatar's innermost visually isolating zone index (−1 for none), nil when absent.
+    func visualIndex(of id: UInt16) -> Int16?
+    func zoneContext(of id: UInt16) -> InterestZoneContext?
+}
+
+struct ClosureAvatarLookup: InterestAvatarLookup {
+    let body: (UInt16) -> InterestAvatar?
+    @inline(__always) func avatar(_ id: UInt16) -> InterestAvatar? { body(id) }
+    @inline(__always) func visualIndex(of id: UInt16) -> Int16? { body(id)?.zoneContext.visualIndex }
+    @inline(__always) func zoneContext(of id: UInt16) -> InterestZoneContext? { body(id)?.zoneContext }
+}
+
+extension InterestAvatarTable: InterestAvatarLookup {
+    @inline(__always) func avatar(_ id: UInt16) -> InterestAvatar? { self[id] }
+    @inline(__always) func visualIndex(of id: UInt16) -> Int16? {
+        let slot = Int(id)
+        return slot < flags.count && flags[slot] & Self.presentFlag != 0 ? sight[slot] : nil
+    }
+    @inline(__always) func zoneContext(of id: UInt16) -> InterestZoneContext? {
+        let slot = Int(id)
+        return slot < flags.count && flags[slot] & Self.presentFlag != 0 ? slots[slot].zoneContext : nil
     }
 }

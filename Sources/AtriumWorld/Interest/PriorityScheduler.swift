@@ -57,6 +57,12 @@ public struct PriorityWeights: Sendable, Equatable {
     }
 }
 
+/// Working memory for `PriorityScheduler.select`, reusable across schedulers and ticks.
+public struct SelectionScratch: Sendable {
+    var words: [UInt64] = []
+    public init() {}
+}
+
 /// Shares out one recipient's per-tick bit budget among its relevant avatars (one per recipient,
 /// kept across ticks).
 ///
@@ -64,26 +70,30 @@ public struct PriorityWeights: Sendable, Equatable {
 /// in view, speaking, always relevant ⇒ more); `select` sends the highest accumulators that fit the
 /// budget and the cap and sets theirs to 0; the others keep growing, so every relevant avatar that
 /// keeps changing is sent eventually, far ones less often. The recipient's own avatar comes first.
+///
+/// Runs for every recipient every tick, so the inner loops work on buffers kept between ticks
+/// (nothing is allocated once they have grown) through unsafe pointers.
 public struct PriorityScheduler: Sendable {
     public var weights: PriorityWeights
 
-    /// Relevant ids, ascending, with their accumulators and whether they are newly relevant and not
-    /// sent yet (those win ties).
+    struct Entry: Sendable {
+        var accumulator: Float
+        /// Newly relevant and not sent since: wins ties.
+        var entering: Bool
+    }
+
+    /// Relevant ids, ascending (as given to the last `accumulate`).
     public private(set) var ids: [UInt16] = []
-    private var accumulators: [Float] = []
-    private var entering: [Bool] = []
+    /// Parallel to `ids`.
+    private var entries: [Entry] = []
     /// The recipient, as of the last `accumulate`.
     public private(set) var recipientId: UInt16?
 
-    // Scratch kept between ticks.
+    // Kept between ticks.
     private var spareIds: [UInt16] = []
-    private var spareAccumulators: [Float] = []
-    private var spareEntering: [Bool] = []
-    private var keys: [UInt64] = []
-    private var costs: [Int] = []
-    private var slots: [Int32] = []
-    private var chosen: [Bool] = []
+    private var spareEntries: [Entry] = []
     private var picked: [UInt16] = []
+    private var ownScratch = SelectionScratch()
 
     public init(weights: PriorityWeights = .standard) {
         self.weights = weights
@@ -94,26 +104,31 @@ public struct PriorityScheduler: Sendable {
     public static func priority(
         recipient: InterestAvatar, avatar: InterestAvatar, radius: Float, weights w: PriorityWeights = .standard
     ) -> Float {
-        let offset = avatar.position - recipient.position
-        let distance = offset.length
+        // Written out component by component: this runs for every relevant pair every tick.
+        let dx = avatar.position.x - recipient.position.x
+        let dy = avatar.position.y - recipient.position.y
+        let dz = avatar.position.z - recipient.position.z
+        let distance = (dx * dx + dy * dy + dz * dz).squareRoot()
         let t = radius > 0 ? Swift.max(0, 1 - distance / radius) : 0
         var p = w.base * (1 + w.nearBoost * t * t)
         // Inside the cone: the angle to forward is at most half the opening, i.e.
         // dot(forward, offset) ≥ cos(half) · |offset|. Someone at the same spot counts as in view.
-        if Vec3.dot(recipient.forward, offset) >= w.viewConeCosine * distance { p *= w.inView }
-        if avatar.speakingRecently { p *= w.speaking }
-        if avatar.zoneContext.alwaysRelevant { p *= w.alwaysRelevant }
+        // (Selects rather than branches: these flip unpredictably from one avatar to the next.)
+        let f = recipient.forward
+        p *= f.x * dx + f.y * dy + f.z * dz >= w.viewConeCosine * distance ? w.inView : 1
+        p *= avatar.speakingRecently ? w.speaking : 1
+        p *= avatar.zoneContext.alwaysRelevant ? w.alwaysRelevant : 1
         return p
     }
 
     /// The accumulator of `id`, nil when it is not relevant (not given to the last `accumulate`).
     public func accumulator(of id: UInt16) -> Float? {
-        RelevanceSet.index(of: id, in: ids).map { accumulators[$0] }
+        RelevanceSet.index(of: id, in: ids).map { entries[$0].accumulator }
     }
 
     /// True when `id` became relevant and has not been selected since.
     public func isEntering(_ id: UInt16) -> Bool {
-        RelevanceSet.index(of: id, in: ids).map { entering[$0] } ?? false
+        RelevanceSet.index(of: id, in: ids).map { entries[$0].entering } ?? false
     }
 
     /// Adopts this tick's relevant ids (ascending, as `RelevanceSet.relevant`; new ones start at 0
@@ -122,15 +137,77 @@ public struct PriorityScheduler: Sendable {
     public mutating func accumulate(
         recipient: InterestAvatar, relevant: [UInt16], avatars: (UInt16) -> InterestAvatar?, radius: Float
     ) {
+        withoutActuallyEscaping(avatars) { avatars in
+            accumulate(recipient: recipient, relevant: relevant, lookup: ClosureAvatarLookup(body: avatars), radius: radius)
+        }
+    }
+
+    /// `accumulate` with this tick's avatars from `table` (faster: reads the table's compact
+    /// per-slot arrays, no closure call per avatar). Same result.
+    public mutating func accumulate(
+        recipient: InterestAvatar, relevant: [UInt16], table: InterestAvatarTable, radius: Float
+    ) {
         recipientId = recipient.id
         adopt(relevant)
         let w = weights
         let me = recipient.id
-        for i in ids.indices {
-            let id = ids[i]
-            if id == me { continue }
-            guard let avatar = avatars(id) else { continue }
-            accumulators[i] += Self.priority(recipient: recipient, avatar: avatar, radius: radius, weights: w)
+        let hx = recipient.position.x
+        let hy = recipient.position.y
+        let hz = recipient.position.z
+        let fx = recipient.forward.x
+        let fy = recipient.forward.y
+        let fz = recipient.forward.z
+        let base = w.base
+        let near = w.nearBoost
+        let cone = w.viewConeCosine
+        let inView = w.inView
+        let speaking = w.speaking
+        let broadcast = w.alwaysRelevant
+        let slotCount = table.flags.count
+        ids.withUnsafeBufferPointer { ids in
+            entries.withUnsafeMutableBufferPointer { entries in
+                table.flags.withUnsafeBufferPointer { flags in
+                    table.xyz.withUnsafeBufferPointer { xyz in
+                        for i in 0..<ids.count {
+                            let slot = Int(ids[i])
+                            guard slot < slotCount, ids[i] != me else { continue }
+                            let f = flags[slot]
+                            guard f & InterestAvatarTable.presentFlag != 0 else { continue }
+                            // The same arithmetic as `priority(recipient:avatar:radius:weights:)`.
+                            let dx = xyz[3 * slot] - hx
+                            let dy = xyz[3 * slot + 1] - hy
+                            let dz = xyz[3 * slot + 2] - hz
+                            let distance = (dx * dx + dy * dy + dz * dz).squareRoot()
+                            let t = radius > 0 ? Swift.max(0, 1 - distance / radius) : 0
+                            var p = base * (1 + near * t * t)
+                            p *= fx * dx + fy * dy + fz * dz >= cone * distance ? inView : 1
+                            p *= f & InterestAvatarTable.speakingFlag != 0 ? speaking : 1
+                            p *= f & InterestAvatarTable.alwaysRelevantFlag != 0 ? broadcast : 1
+                            entries[i].accumulator += p
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    mutating func accumulate<Lookup: InterestAvatarLookup>(
+        recipient: InterestAvatar, relevant: [UInt16], lookup avatars: Lookup, radius: Float
+    ) {
+        recipientId = recipient.id
+        adopt(relevant)
+        let w = weights
+        let me = recipient.id
+        ids.withUnsafeBufferPointer { ids in
+            entries.withUnsafeMutableBufferPointer { entries in
+                for i in 0..<ids.count {
+                    let id = ids[i]
+                    if id == me { continue }
+                    guard let avatar = avatars.avatar(id) else { continue }
+                    entries[i].accumulator += Self.priority(recipient: recipient, avatar: avatar, radius: radius, weights: w)
+                }
+            }
         }
     }
 
@@ -144,39 +221,40 @@ public struct PriorityScheduler: Sendable {
     /// Sets `id`'s accumulator to 0: the caller has nothing new to send about it (so leaving it out of
     /// `select` does not let its accumulator grow without bound).
     public mutating func markFresh(_ id: UInt16) {
-        if let k = RelevanceSet.index(of: id, in: ids) { accumulators[k] = 0 }
+        if let k = RelevanceSet.index(of: id, in: ids) { entries[k].accumulator = 0 }
     }
 
-    /// Merges `relevant` (ascending) into `ids`, keeping accumulators of ids in both.
+    /// Merges `relevant` (ascending) into `ids`, keeping the entries of ids in both.
     private mutating func adopt(_ relevant: [UInt16]) {
         if relevant == ids { return }
         var newIds = spareIds
-        var newAccumulators = spareAccumulators
-        var newEntering = spareEntering
+        var newEntries = spareEntries
         spareIds = []
-        spareAccumulators = []
-        spareEntering = []
-        newIds.removeAll(keepingCapacity: true)
-        newAccumulators.removeAll(keepingCapacity: true)
-        newEntering.removeAll(keepingCapacity: true)
-        var j = 0
-        for id in relevant {
-            while j < ids.count && ids[j] < id { j += 1 }
-            newIds.append(id)
-            if j < ids.count && ids[j] == id {
-                newAccumulators.append(accumulators[j])
-                newEntering.append(entering[j])
-            } else {
-                newAccumulators.append(0)
-                newEntering.append(true)
+        spareEntries = []
+        newIds.interestResize(to: relevant.count, fill: 0)
+        newEntries.interestResize(to: relevant.count, fill: Entry(accumulator: 0, entering: true))
+        relevant.withUnsafeBufferPointer { relevant in
+            ids.withUnsafeBufferPointer { ids in
+                entries.withUnsafeBufferPointer { entries in
+                    newIds.withUnsafeMutableBufferPointer { newIds in
+                        newEntries.withUnsafeMutableBufferPointer { newEntries in
+                            var j = 0
+                            for k in 0..<relevant.count {
+                                let id = relevant[k]
+                                while j < ids.count && ids[j] < id { j += 1 }
+                                newIds[k] = id
+                                newEntries[k] = j < ids.count && ids[j] == id
+                                    ? entries[j] : Entry(accumulator: 0, entering: true)
+                            }
+                        }
+                    }
+                }
             }
         }
         swap(&ids, &newIds)
-        swap(&accumulators, &newAccumulators)
-        swap(&entering, &newEntering)
+        swap(&entries, &newEntries)
         spareIds = newIds
-        spareAccumulators = newAccumulators
-        spareEntering = newEntering
+        spareEntries = newEntries
     }
 
     /// Picks what to send this tick.
@@ -188,122 +266,251 @@ public struct PriorityScheduler: Sendable {
     /// `budgetBits`. Selected accumulators go back to 0; the others keep what they have.
     ///
     /// - Parameters:
-    ///   - candidates: relevant ids with something to send (each at most once). Ids the scheduler does
-    ///     not know count as accumulator 0.
+    ///   - candidates: relevant ids with something to send (each at most once; ascending is fastest).
+    ///     Ids the scheduler does not know count as accumulator 0.
     ///   - cost: bits the id would take in the snapshot (called once per candidate).
     /// - Returns: the selected ids in candidate order, and how many candidates were left for later.
     ///   `selected` shares storage with the scheduler: let go of it before the next `select`.
     public mutating func select(
         candidates: [UInt16], cost: (UInt16) -> Int, budgetBits: Int, maxAvatars: Int
     ) -> (selected: [UInt16], deferred: Int) {
+        var scratch = ownScratch
+        ownScratch = SelectionScratch()
+        defer { ownScratch = scratch }
+        return select(
+            candidates: candidates, cost: cost, budgetBits: budgetBits, maxAvatars: maxAvatars, scratch: &scratch)
+    }
+
+    /// As `select(candidates:cost:budgetBits:maxAvatars:)`, with working memory from `scratch`.
+    /// One scratch can serve every recipient of a tick in turn, which keeps it hot in cache (the
+    /// other form uses memory of its own per scheduler). Same result either way.
+    public mutating func select(
+        candidates: [UInt16], cost: (UInt16) -> Int, budgetBits: Int, maxAvatars: Int,
+        scratch: inout SelectionScratch
+    ) -> (selected: [UInt16], deferred: Int) {
         var out = picked
         picked = []
-        out.removeAll(keepingCapacity: true)
-        defer { picked = out }
         let n = Swift.min(candidates.count, Self.maxCandidates)
-        guard n > 0, maxAvatars > 0, budgetBits >= 0 else { return (out, candidates.count) }
-
-        costs.removeAll(keepingCapacity: true)
-        slots.removeAll(keepingCapacity: true)
-        var total = 0
-        var cheapest = Int.max
-        for k in 0..<n {
-            let id = candidates[k]
-            // Anything above the budget can never fit; clamping keeps the sum small.
-            let c = Swift.min(Swift.max(cost(id), 0), budgetBits == .max ? .max : budgetBits + 1)
-            costs.append(c)
-            let (sum, overflow) = total.addingReportingOverflow(c)
-            total = overflow ? .max : sum
-            cheapest = Swift.min(cheapest, c)
-            slots.append(Int32(RelevanceSet.index(of: id, in: ids) ?? -1))
+        guard n > 0, maxAvatars > 0, budgetBits >= 0 else {
+            out.removeAll(keepingCapacity: true)
+            picked = out
+            return (out, candidates.count)
         }
-
-        if total <= budgetBits && total < .max && n <= maxAvatars {
-            // Everything fits: no ordering needed.
-            for k in 0..<n {
-                out.append(candidates[k])
-                reset(slot: slots[k])
-            }
-            return (out, candidates.count - n)
-        }
-
-        // Keys: accumulator bits (non-negative floats order as integers) | entering | candidate rank.
-        keys.removeAll(keepingCapacity: true)
-        let me = recipientId
-        for k in 0..<n {
-            let slot = Int(slots[k])
-            var high: UInt64 = 0
-            var enter: UInt64 = 0
-            if candidates[k] == me {
-                high = UInt64(UInt32.max)
-            } else if slot >= 0 {
-                let a = accumulators[slot]
-                high = a > 0 ? UInt64(a.bitPattern) : 0  // NaN and negatives count as 0
-                enter = entering[slot] ? 1 : 0
-            }
-            keys.append(high << 32 | enter << 31 | UInt64(Self.rankMask - UInt32(k)))
-        }
-        chosen.removeAll(keepingCapacity: true)
-        chosen.append(contentsOf: repeatElement(false, count: n))
-        var remaining = budgetBits
-        var taken = 0
-        keys.withUnsafeMutableBufferPointer { heap in
-            Self.heapify(heap)
-            var size = heap.count
-            while size > 0 && taken < maxAvatars && remaining >= cheapest {
-                let top = heap[0]
-                size -= 1
-                heap[0] = heap[size]
-                Self.siftDown(heap, 0, size)
-                let k = Int(Self.rankMask - UInt32(truncatingIfNeeded: top & UInt64(Self.rankMask)))
-                if costs[k] <= remaining {
-                    remaining -= costs[k]
-                    chosen[k] = true
-                    taken += 1
+        out.interestResize(to: n, fill: 0)
+        let need = Self.scratchWords(n)
+        if scratch.words.count < need { scratch.words.interestResize(to: Swift.max(need, 2 * scratch.words.count), fill: 0) }
+        let me = recipientId.map(Int.init) ?? -1
+        let count = scratch.words.withUnsafeMutableBufferPointer { scratch in
+            entries.withUnsafeMutableBufferPointer { entries in
+                ids.withUnsafeBufferPointer { known in
+                    candidates.withUnsafeBufferPointer { candidates in
+                        out.withUnsafeMutableBufferPointer { out in
+                            Self.pick(
+                                candidates: candidates, n: n, known: known, entries: entries, scratch: scratch,
+                                out: out, me: me, cost: cost, budget: budgetBits, cap: maxAvatars)
+                        }
+                    }
                 }
             }
         }
-        for k in 0..<n where chosen[k] {
-            out.append(candidates[k])
-            reset(slot: slots[k])
-        }
-        return (out, candidates.count - out.count)
+        out.removeLast(n - count)
+        picked = out
+        return (out, candidates.count - count)
     }
 
     /// The ids chosen by the last `select`, in candidate order.
     public var selected: [UInt16] { picked }
 
-    @inline(__always)
-    private mutating func reset(slot: Int32) {
-        guard slot >= 0 else { return }
-        accumulators[Int(slot)] = 0
-        entering[Int(slot)] = false
-    }
-
     /// Candidates beyond this many are deferred (ids are 16-bit, so this is never reached in practice).
     static let maxCandidates = 1 << 17
-    static let rankMask: UInt32 = (1 << 17) - 1
+    static let rankMask: UInt64 = (1 << 17) - 1
+    static let bucketCount = 64
 
-    private static func heapify(_ heap: UnsafeMutableBufferPointer<UInt64>) {
-        var i = heap.count / 2
-        while i > 0 {
-            i -= 1
-            siftDown(heap, i, heap.count)
+    static func scratchWords(_ n: Int) -> Int { 6 * n + 3 * (bucketCount + 1) }
+
+    /// The selection proper; writes the chosen ids to `out` in candidate order and returns how many.
+    ///
+    /// Greedy in key order without sorting everything: candidates go into buckets by accumulator
+    /// (monotone), and the buckets are walked from the top. A bucket that fits whole (budget and cap)
+    /// is taken without ordering it, as the greedy pass would take all of it; only a bucket where the
+    /// budget or the cap runs out is sorted by its exact keys.
+    private static func pick(
+        candidates: UnsafeBufferPointer<UInt16>, n: Int, known: UnsafeBufferPointer<UInt16>,
+        entries: UnsafeMutableBufferPointer<Entry>, scratch: UnsafeMutableBufferPointer<UInt64>,
+        out: UnsafeMutableBufferPointer<UInt16>, me: Int, cost: (UInt16) -> Int, budget: Int, cap: Int
+    ) -> Int {
+        let buckets = bucketCount
+        let keys = scratch.baseAddress!
+        let costs = keys + n  // clamped to 0 … budget + 1
+        let slots = keys + 2 * n  // index into `known`, or UInt64.max
+        let order = keys + 3 * n
+        let chosen = keys + 4 * n
+        let bucketOf = keys + 5 * n
+        let bucketStart = keys + 6 * n
+        let cursor = bucketStart + (buckets + 1)
+        let bucketCost = cursor + (buckets + 1)
+
+        // One pass: costs, slots (a merge walk while the candidates ascend), keys, total.
+        // Keys: accumulator bits (non-negative floats order as integers) | entering | rank.
+        var total = 0
+        var cheapest = Int.max
+        var own = -1
+        var j = 0
+        var previous = -1
+        var lowAcc = UInt64.max
+        var highAcc: UInt64 = 0
+        let ceiling = budget == .max ? Int.max : budget + 1
+        for k in 0..<n {
+            let id = candidates[k]
+            let c = Swift.min(Swift.max(cost(id), 0), ceiling)
+            costs[k] = UInt64(c)
+            let (sum, overflow) = total.addingReportingOverflow(c)
+            total = overflow ? .max : sum
+            cheapest = Swift.min(cheapest, c)
+            if Int(id) <= previous { j = lowerBound(id, in: known) }
+            previous = Int(id)
+            while j < known.count && known[j] < id { j += 1 }
+            var high: UInt64 = 0
+            var enter: UInt64 = 0
+            if j < known.count && known[j] == id {
+                slots[k] = UInt64(j)
+                let entry = entries[j]
+                high = entry.accumulator > 0 ? UInt64(entry.accumulator.bitPattern) : 0  // NaN, negative: 0
+                enter = entry.entering ? 1 : 0
+            } else {
+                slots[k] = .max
+            }
+            keys[k] = high << 32 | enter << 31 | (rankMask - UInt64(k))
+            if Int(id) == me {
+                own = k
+            } else {
+                lowAcc = Swift.min(lowAcc, high)
+                highAcc = Swift.max(highAcc, high)
+            }
+        }
+
+        if total <= budget && total < .max && n <= cap {
+            // Everything fits: no ordering needed.
+            for k in 0..<n {
+                out[k] = candidates[k]
+                reset(slots[k], entries)
+            }
+            return n
+        }
+
+        var remaining = budget
+        var taken = 0
+        // The recipient's own avatar first.
+        var ownTaken = false
+        if own >= 0 && Int(costs[own]) <= remaining {
+            ownTaken = true
+            remaining -= Int(costs[own])
+            taken = 1
+        }
+
+        // Bucket of a key: its accumulator bits scaled onto 0 … buckets − 1 (monotone).
+        let scale = highAcc > lowAcc ? Double(buckets - 1) / Double(highAcc - lowAcc) : 0
+        for b in 0...buckets { bucketStart[b] = 0 }
+        for b in 0..<buckets { bucketCost[b] = 0 }
+        for k in 0..<n where k != own {
+            let b = Swift.min(Int(Double((keys[k] >> 32) &- lowAcc) * scale), buckets - 1)
+            bucketOf[k] = UInt64(b)
+            bucketStart[b + 1] &+= 1
+            let (sum, overflow) = bucketCost[b].addingReportingOverflow(costs[k])
+            bucketCost[b] = overflow ? .max : sum  // .max: never taken whole
+        }
+        for b in 0..<buckets { bucketStart[b + 1] &+= bucketStart[b] }
+        for b in 0...buckets { cursor[b] = bucketStart[b] }
+        for k in 0..<n where k != own {
+            let b = Int(bucketOf[k])
+            order[Int(cursor[b])] = UInt64(k)
+            cursor[b] &+= 1
+        }
+        for k in 0..<n { chosen[k] = 0 }
+        if ownTaken { chosen[own] = 1 }
+
+        var b = buckets - 1
+        while b >= 0 && taken < cap && remaining >= cheapest {
+            let start = Int(bucketStart[b])
+            let end = Int(bucketStart[b + 1])
+            if start < end {
+                let whole = bucketCost[b]
+                if whole < UInt64(Int.max) && Int(whole) <= remaining && taken + (end - start) <= cap {
+                    for i in start..<end { chosen[Int(order[i])] = 1 }
+                    remaining -= Int(whole)
+                    taken += end - start
+                } else {
+                    sortDescending(order + start, end - start, keys)
+                    for i in start..<end {
+                        let k = Int(order[i])
+                        let c = Int(costs[k])
+                        if c <= remaining {
+                            chosen[k] = 1
+                            remaining -= c
+                            taken += 1
+                            if taken == cap { break }
+                        }
+                    }
+                }
+            }
+            b -= 1
+        }
+        var count = 0
+        for k in 0..<n where chosen[k] != 0 {
+            out[count] = candidates[k]
+            count += 1
+            reset(slots[k], entries)
+        }
+        return count
+    }
+
+    @inline(__always)
+    private static func reset(_ slot: UInt64, _ entries: UnsafeMutableBufferPointer<Entry>) {
+        guard slot != .max else { return }
+        entries[Int(slot)] = Entry(accumulator: 0, entering: false)
+    }
+
+    /// Sorts `count` candidate indices at `order` by their keys, highest first.
+    private static func sortDescending(_ order: UnsafeMutablePointer<UInt64>, _ count: Int, _ keys: UnsafeMutablePointer<UInt64>) {
+        if count <= 32 {
+            var i = 1
+            while i < count {
+                let item = order[i]
+                let key = keys[Int(item)]
+                var h = i
+                while h > 0 && keys[Int(order[h - 1])] < key {
+                    order[h] = order[h - 1]
+                    h -= 1
+                }
+                order[h] = item
+                i += 1
+            }
+        } else {
+            var buffer = UnsafeMutableBufferPointer(start: order, count: count)
+            buffer.sort { keys[Int($0)] > keys[Int($1)] }
         }
     }
 
     @inline(__always)
-    private static func siftDown(_ heap: UnsafeMutableBufferPointer<UInt64>, _ start: Int, _ size: Int) {
-        var i = start
-        let value = heap[i]
-        while true {
-            var child = 2 &* i &+ 1
-            if child >= size { break }
-            if child &+ 1 < size && heap[child &+ 1] > heap[child] { child &+= 1 }
-            if heap[child] <= value { break }
-            heap[i] = heap[child]
-            i = child
+    static func lowerBound(_ id: UInt16, in sorted: UnsafeBufferPointer<UInt16>) -> Int {
+        var low = 0
+        var high = sorted.count
+        while low < high {
+            let mid = (low &+ high) >> 1
+            if sorted[mid] < id { low = mid &+ 1 } else { high = mid }
         }
-        heap[i] = value
+        return low
+    }
+}
+
+extension Array {
+    /// Makes the array `n` long, dropping from the end or appending `fill`; keeps the storage.
+    @inline(__always)
+    mutating func interestResize(to n: Int, fill: Element) {
+        if count > n {
+            removeLast(count - n)
+        } else if count < n {
+            append(contentsOf: repeatElement(fill, count: n - count))
+        }
     }
 }

@@ -20,140 +20,215 @@ public struct RelevanceSet: Sendable {
     /// Ids that stopped being relevant in the last `update`, ascending.
     public private(set) var left: [UInt16] = []
 
-    // Scratch kept between ticks so an update allocates nothing once warmed up.
-    private var keep: [Bool] = []
-    private var spare: [UInt16] = []
+    /// Bit per id: relevant after the last update.
+    private var members: [UInt64] = []
 
     public init() {}
 
-    /// Reserves room for `count` relevant avatars.
-    public init(reservingCapacity count: Int) {
-        relevant.reserveCapacity(count)
-        spare.reserveCapacity(count)
-        keep.reserveCapacity(count)
+    /// Reserves room for ids `0 ..< idCapacity` (ids above it grow the storage when first seen).
+    public init(idCapacity: Int) {
+        let words = (Swift.max(idCapacity, 1) + 63) >> 6
+        members = Array(repeating: 0, count: words)
     }
 
-    /// True when `id` is relevant (binary search).
-    public func contains(_ id: UInt16) -> Bool { Self.index(of: id, in: relevant) != nil }
+    /// True when `id` is relevant.
+    public func contains(_ id: UInt16) -> Bool {
+        let w = Int(id) >> 6
+        return w < members.count && members[w] & (1 << UInt64(id & 63)) != 0
+    }
 
     /// Recomputes the set for this tick.
     ///
     /// - Parameters:
     ///   - recipient: the recipient this set belongs to, as of this tick.
-    ///   - grid: this tick's positions (the same ones `avatars` returns).
-    ///   - avatars: this tick's avatar by id, nil for ids no longer in the world.
+    ///   - grid: this tick's positions; distances are measured between the positions it holds.
+    ///   - avatars: this tick's avatar by id (zone context), nil for ids no longer in the world.
     ///   - alwaysRelevant: ids of this tick's always-relevant avatars (`InterestAvatarTable.alwaysRelevant`).
     ///   - r: enter radius, metres (normally the world's interest radius).
     ///   - m: leave margin, metres: a relevant avatar leaves only beyond `r + m`.
     /// - Returns: the relevant ids (ascending) and those that entered and left this tick. The arrays
     ///   share storage with the set: let go of them before the next update to avoid copies.
+    ///
+    /// Storage is a bit per avatar id, so ids are best kept small (the server's slot numbers).
     @discardableResult
     public mutating func update(
         recipient: InterestAvatar, grid: SpatialGrid, avatars: (UInt16) -> InterestAvatar?,
         alwaysRelevant: [UInt16], enterRadius r: Float, leaveMargin m: Float
     ) -> (relevant: [UInt16], entered: [UInt16], left: [UInt16]) {
+        withoutActuallyEscaping(avatars) { avatars in
+            update(
+                recipient: recipient, grid: grid, lookup: ClosureAvatarLookup(body: avatars),
+                alwaysRelevant: alwaysRelevant, enterRadius: r, leaveMargin: m)
+        }
+    }
+
+    /// As `update(recipient:grid:avatars:alwaysRelevant:enterRadius:leaveMargin:)` with this tick's
+    /// avatars and always-relevant ids from `table` (faster: no closure call per candidate).
+    @discardableResult
+    public mutating func update(
+        recipient: InterestAvatar, grid: SpatialGrid, table: InterestAvatarTable, enterRadius r: Float,
+        leaveMargin m: Float
+    ) -> (relevant: [UInt16], entered: [UInt16], left: [UInt16]) {
+        update(
+            recipient: recipient, grid: grid, lookup: table, alwaysRelevant: table.alwaysRelevant, enterRadius: r,
+            leaveMargin: m)
+    }
+
+    @inline(__always)
+    mutating func update<Lookup: InterestAvatarLookup>(
+        recipient: InterestAvatar, grid: SpatialGrid, lookup avatars: Lookup, alwaysRelevant: [UInt16],
+        enterRadius r: Float, leaveMargin m: Float
+    ) -> (relevant: [UInt16], entered: [UInt16], left: [UInt16]) {
         let me = recipient.id
-        let here = recipient.position
+        let hx = recipient.position.x
+        let hy = recipient.position.y
+        let hz = recipient.position.z
+        let sight = recipient.zoneContext.visualIndex
         let context = recipient.zoneContext
         let enter2 = r * r
         let outer = r + Swift.max(m, 0)
         let leave2 = outer * outer
 
-        var old = relevant
-        relevant = []
-        var keep = self.keep
-        self.keep = []
-        keep.removeAll(keepingCapacity: true)
-        keep.append(contentsOf: repeatElement(false, count: old.count))
-        var fresh = entered
-        entered = []
-        fresh.removeAll(keepingCapacity: true)
+        // Size the bit set for every id that can turn up (ids the grid can hold, the listed ones).
+        var maxId = Swift.max(grid.idCapacity - 1, Int(me))
+        for id in alwaysRelevant where Int(id) > maxId { maxId = Int(id) }
+        let words = (maxId >> 6) + 1
+        if members.count < words { members.interestResize(to: words, fill: 0) }
 
-        // Marks `id` as relevant this tick.
-        func include(_ id: UInt16) {
-            if let k = Self.index(of: id, in: old) {
-                keep[k] = true
-            } else {
-                fresh.append(id)
-            }
-        }
-
-        include(me)
-        grid.forEachCandidateWithPosition(near: here, radius: outer) { id, gridPosition in
-            if id == me { return }
-            let dx = gridPosition.x - here.x
-            let dz = gridPosition.z - here.z
-            if dx * dx + dz * dz > leave2 { return }
-            guard let avatar = avatars(id) else { return }
-            let d2 = (avatar.position - here).lengthSquared
-            guard d2 <= leave2, avatar.zoneContext.sharesSight(with: context) else { return }
-            if d2 <= enter2 {
-                include(id)
-            } else if let k = Self.index(of: id, in: old) {
-                keep[k] = true  // between r and r + m: stays, does not enter
-            }
-        }
-        for id in alwaysRelevant where id != me {
-            guard let avatar = avatars(id) else { continue }
-            let c = avatar.zoneContext
-            guard c.alwaysRelevant else { continue }
-            if c.broadcastWorld || (context.isInside(broadcastZoneOf: c) && c.sharesSight(with: context)) {
-                include(id)
-            }
-        }
-
-        // entered = fresh, sorted and without repeats (an id can come from the grid and the list).
-        if fresh.count > 1 {
-            fresh.sort()
-            var w = 1
-            for i in 1..<fresh.count where fresh[i] != fresh[w - 1] {
-                fresh[w] = fresh[i]
-                w += 1
-            }
-            fresh.removeLast(fresh.count - w)
-        }
-
-        // relevant = kept ∪ entered (both ascending), left = the rest of old.
-        var next = spare
-        spare = []
-        next.removeAll(keepingCapacity: true)
+        var old = members
+        var now = relevant
+        var arrived = entered
         var gone = left
+        members = []
+        relevant = []
+        entered = []
         left = []
-        gone.removeAll(keepingCapacity: true)
-        var j = 0
-        for k in old.indices {
-            let id = old[k]
-            guard keep[k] else {
-                gone.append(id)
-                continue
-            }
-            while j < fresh.count && fresh[j] < id {
-                next.append(fresh[j])
-                j += 1
-            }
-            next.append(id)
-        }
-        while j < fresh.count {
-            next.append(fresh[j])
-            j += 1
+        // The words that can differ: those touched now and those of last tick's ids.
+        var low = Int(me) >> 6
+        var high = low
+        if let first = now.first, let last = now.last {
+            low = Swift.min(low, Int(first) >> 6)
+            high = Swift.max(high, Int(last) >> 6)
         }
 
-        old.removeAll(keepingCapacity: true)
-        spare = old
-        relevant = next
-        entered = fresh
+        // This tick's bits are built in a stack buffer (hot for every recipient), then diffed against
+        // last tick's and copied over them.
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { buffer in
+            let next = buffer.baseAddress!
+            next.initialize(repeating: 0, count: words)
+            next[Int(me) >> 6] |= 1 << UInt64(me & 63)
+            var counts = (0, 0, 0)
+            old.withUnsafeBufferPointer { old in
+                // Per cell: first keep the candidates within r + m (branch-free, into a small stack
+                // buffer), then decide on those.
+                withUnsafeTemporaryAllocation(of: UInt16.self, capacity: Self.chunk) { keptIds in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.chunk) { keptD2 in
+                        grid.forEachCell(near: recipient.position, radius: outer) { ids, positions in
+                            var from = 0
+                            while from < ids.count {
+                                let to = Swift.min(from + Self.chunk, ids.count)
+                                var kept = 0
+                                for i in from..<to {
+                                    let p = positions[i]
+                                    let dx = p.x - hx
+                                    let dy = p.y - hy
+                                    let dz = p.z - hz
+                                    let d2 = dx * dx + dy * dy + dz * dz
+                                    keptIds[kept] = ids[i]
+                                    keptD2[kept] = d2
+                                    kept &+= d2 <= leave2 ? 1 : 0
+                                }
+                                for k in 0..<kept {
+                                    let id = keptIds[k]
+                                    let w = Int(id) >> 6
+                                    let bit: UInt64 = 1 << UInt64(id & 63)
+                                    // Between r and r + m only an avatar already relevant stays.
+                                    if keptD2[k] > enter2 && old[w] & bit == 0 { continue }
+                                    guard id != me, avatars.visualIndex(of: id) == sight else { continue }
+                                    next[w] |= bit
+                                    low = Swift.min(low, w)
+                                    high = Swift.max(high, w)
+                                }
+                                from = to
+                            }
+                        }
+                    }
+                }
+                for id in alwaysRelevant where id != me {
+                    guard let c = avatars.zoneContext(of: id) else { continue }
+                    guard c.alwaysRelevant,
+                        c.broadcastWorld || (context.isInside(broadcastZoneOf: c) && c.visualIndex == sight)
+                    else { continue }
+                    let w = Int(id) >> 6
+                    next[w] |= 1 << UInt64(id & 63)
+                    if w < low { low = w }
+                    if w > high { high = w }
+                }
+                for w in low...high {
+                    counts.0 &+= next[w].nonzeroBitCount
+                    counts.1 &+= (next[w] & ~old[w]).nonzeroBitCount
+                    counts.2 &+= (old[w] & ~next[w]).nonzeroBitCount
+                }
+            }
+            if counts.1 == 0 && counts.2 == 0 {
+                // Nothing entered or left (the common case): the list stands as it is.
+                arrived.removeAll(keepingCapacity: true)
+                gone.removeAll(keepingCapacity: true)
+                return
+            }
+            now.interestResize(to: counts.0, fill: 0)
+            arrived.interestResize(to: counts.1, fill: 0)
+            gone.interestResize(to: counts.2, fill: 0)
+            old.withUnsafeMutableBufferPointer { old in
+                now.withUnsafeMutableBufferPointer { now in
+                    arrived.withUnsafeMutableBufferPointer { arrived in
+                        gone.withUnsafeMutableBufferPointer { gone in
+                            var a = 0
+                            var b = 0
+                            var c = 0
+                            for w in low...high {
+                                let n = next[w]
+                                let o = old[w]
+                                let base = UInt16(truncatingIfNeeded: w << 6)
+                                Self.writeBits(n, base, to: now, at: &a)
+                                Self.writeBits(n & ~o, base, to: arrived, at: &b)
+                                Self.writeBits(o & ~n, base, to: gone, at: &c)
+                                old[w] = n
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        members = old
+        relevant = now
+        entered = arrived
         left = gone
-        self.keep = keep
         return (relevant, entered, left)
+    }
+
+    @inline(__always)
+    private static func writeBits(_ word: UInt64, _ base: UInt16, to out: UnsafeMutableBufferPointer<UInt16>, at i: inout Int) {
+        var bits = word
+        while bits != 0 {
+            out[i] = base | UInt16(truncatingIfNeeded: bits.trailingZeroBitCount)
+            i += 1
+            bits &= bits &- 1
+        }
     }
 
     /// Forgets everything (for a recipient that rejoins).
     public mutating func reset() {
+        for i in members.indices { members[i] = 0 }
         relevant.removeAll(keepingCapacity: true)
         entered.removeAll(keepingCapacity: true)
         left.removeAll(keepingCapacity: true)
     }
 
+    /// Candidates filtered at a time (stack buffers of this many ids and distances).
+    static let chunk = 128
+
+    /// Index of `id` in the ascending `sorted`, by binary search.
     @inline(__always)
     static func index(of id: UInt16, in sorted: [UInt16]) -> Int? {
         var low = 0
