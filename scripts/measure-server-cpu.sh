@@ -20,6 +20,6 @@ c0=$(cpu); t0=$(date +%s.%N)
 sleep $(( duration - warm - 1 ))
 c1=$(cpu); t1=$(date +%s.%N)
 wait $botsPid || true
-tail -1 /tmp/measure-bots.log
+grep -E "connected  |failed  |RTT|  pose  |down kbps|bot CPU|saturated" /tmp/measure-bots.log
 awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v hz="$ticks" -v n="$bots" \
   'BEGIN { s=(c1-c0)/hz; w=t1-t0; printf "server CPU: %.3f cores (%.2f s CPU over %.1f s wall, steady state, %d bots)\n", s/w, s, w, n }'

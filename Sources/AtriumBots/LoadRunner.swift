@@ -121,6 +121,8 @@ public final class LoadRunner {
     private var saturationSeconds: (lag: Int, cpu: Int) = (0, 0)
     private var saturationReasons: Set<String> = []
     private var notes: [String] = []
+    /// Connected time of bots that have since failed, so per-bot rates divide by real bot-seconds.
+    private var connectedMicrosOfGoneBots: UInt64 = 0
 
     public init(
         scenario: Scenario, world: WorldDefinition, serverStats: (@Sendable () -> ServerSample?)? = nil,
@@ -299,6 +301,7 @@ public final class LoadRunner {
 
     private func fail(_ index: Int, _ reason: String) {
         guard !bots[index].failed else { return }
+        if bots[index].connected { connectedMicrosOfGoneBots += MonotonicClock.nowMicros() - bots[index].joinedMicros }
         bots[index].failed = true
         bots[index].connected = false
         failureReasons[reason, default: 0] += 1
@@ -508,7 +511,9 @@ public final class LoadRunner {
         }
         report.downKbpsPerBot = MeanP99(mean: mean(downRates), p99: percentile(downRates, 99))
         report.upKbpsPerBot = MeanP99(mean: mean(upRates), p99: percentile(upRates, 99))
-        let botSeconds = Double(max(1, report.botsConnected)) * max(1e-6, elapsedSeconds)
+        // Bot-seconds actually connected (bots that dropped out count for the time they were there).
+        let stillConnected = bots.reduce(UInt64(0)) { $0 + ($1.connected ? end - $1.joinedMicros : 0) }
+        let botSeconds = max(1e-6, Double(stillConnected + connectedMicrosOfGoneBots) / 1e6)
         report.downDatagramsPerSecondPerBot = Double(io.reduce(0) { $0 + $1.datagramsReceived }) / botSeconds
         report.upDatagramsPerSecondPerBot = Double(io.reduce(0) { $0 + $1.datagramsSent }) / botSeconds
         report.snapshotsPerSecondPerBot = Double(snapshotsTotal) / botSeconds

@@ -51,6 +51,8 @@ struct SnapshotComposer {
     private var pending: [SnapshotEntry] = []
     private var candidates: [UInt16] = []
     private var entries: [SnapshotEntry] = []
+    /// Shared by every recipient's selection: no allocation per recipient.
+    private var selectionScratch = SelectionScratch()
 
     init(world: WorldDefinition, settings: InterestSettings, snapshotMaxBytes: Int) {
         self.settings = settings
@@ -156,16 +158,17 @@ struct SnapshotComposer {
     ) {
         prepareTick(nowMicros: nowMicros, order: order, avatars: avatars, codec: codec, context: context)
         let budget = budgetBits
+        // Local copies: the interest calls read these for every pair, cheaper than through `self`.
         let table = self.table
+        let grid = self.grid
 
         for id in order {
             guard let me = table[id], let avatar = avatars[id] else { continue }
             var recipient = recipients.removeValue(forKey: id) ?? Recipient()
             let relevant = recipient.relevance.update(
-                recipient: me, grid: grid, avatars: { table[$0] }, alwaysRelevant: table.alwaysRelevant,
-                enterRadius: radius, leaveMargin: settings.leaveMarginMetres
+                recipient: me, grid: grid, table: table, enterRadius: radius, leaveMargin: settings.leaveMarginMetres
             ).relevant
-            recipient.scheduler.accumulate(recipient: me, relevant: relevant, avatars: { table[$0] }, radius: radius)
+            recipient.scheduler.accumulate(recipient: me, relevant: relevant, table: table, radius: radius)
             let baseline = recipient.views.baseline(acknowledged: avatar.ackedSnapshot, for: sequence)
             if baseline.sequence != 0 { counters.snapshotsFromBaseline += 1 }
 
@@ -215,7 +218,7 @@ struct SnapshotComposer {
                     if case .update = pendingEntries[Int(index[slot])] { isUpdate = true } else { isUpdate = false }
                     return Int(isUpdate ? update[slot] : full[slot]) + 9
                 },
-                budgetBits: budget - leaveBits, maxAvatars: settings.maxFullRateAvatars)
+                budgetBits: budget - leaveBits, maxAvatars: settings.maxFullRateAvatars, scratch: &selectionScratch)
             counters.deferredByBudget += UInt64(deferred)
             for other in selected {
                 let entry = pendingEntries[Int(index[Int(other)])]
