@@ -158,6 +158,19 @@ struct SnapshotComposer {
     ) {
         prepareTick(nowMicros: nowMicros, order: order, avatars: avatars, codec: codec, context: context)
         let budget = budgetBits
+        // Work arrays are moved into locals for the loop: the cost closure captures them by reference, so
+        // resetting them per recipient never copies (a `let` copy captured there would make each reset a
+        // copy-on-write of the whole id-indexed array).
+        var index = pendingIndex
+        var pending = self.pending
+        var scratch = selectionScratch
+        pendingIndex = []
+        self.pending = []
+        defer {
+            pendingIndex = index
+            self.pending = pending
+            selectionScratch = scratch
+        }
         // Local copies: the interest calls read these for every pair, cheaper than through `self`.
         let table = self.table
         let grid = self.grid
@@ -193,10 +206,10 @@ struct SnapshotComposer {
                         recipient.scheduler.markFresh(other)
                         continue
                     }
-                    pendingIndex[Int(other)] = Int32(pending.count)
+                    index[Int(other)] = Int32(pending.count)
                     pending.append(.update(state))
                 } else {
-                    pendingIndex[Int(other)] = Int32(pending.count)
+                    index[Int(other)] = Int32(pending.count)
                     pending.append(.full(state))
                 }
                 candidates.append(other)
@@ -206,8 +219,6 @@ struct SnapshotComposer {
                 leaveBits += 2 + 9
                 k += 1
             }
-            let pendingEntries = pending
-            let index = pendingIndex
             let full = fullCost
             let update = updateCost
             let (selected, deferred) = recipient.scheduler.select(
@@ -215,17 +226,17 @@ struct SnapshotComposer {
                 cost: { other in
                     let slot = Int(other)
                     let isUpdate: Bool
-                    if case .update = pendingEntries[Int(index[slot])] { isUpdate = true } else { isUpdate = false }
+                    if case .update = pending[Int(index[slot])] { isUpdate = true } else { isUpdate = false }
                     return Int(isUpdate ? update[slot] : full[slot]) + 9
                 },
-                budgetBits: budget - leaveBits, maxAvatars: settings.maxFullRateAvatars, scratch: &selectionScratch)
+                budgetBits: budget - leaveBits, maxAvatars: settings.maxFullRateAvatars, scratch: &scratch)
             counters.deferredByBudget += UInt64(deferred)
             for other in selected {
-                let entry = pendingEntries[Int(index[Int(other)])]
+                let entry = pending[Int(index[Int(other)])]
                 if case .full = entry { counters.fullEntries += 1 } else { counters.updateEntries += 1 }
                 entries.append(entry)
             }
-            for other in candidates { pendingIndex[Int(other)] = -1 }
+            for other in candidates { index[Int(other)] = -1 }
             counters.leaveEntries += UInt64(entries.count - selected.count)
             entries.sort { $0.id < $1.id }
 
