@@ -4,7 +4,8 @@ import PackageDescription
 // Microbenchmarks for Atrium, kept in their own package so that the root package (`make test`)
 // never builds or resolves the benchmark dependency. Run from this directory:
 //   swift package --disable-sandbox benchmark
-// One executable target per suite; sources in Benchmarks/<Suite>/ (the layout the plugin discovers).
+// One executable target per suite; sources in Benchmarks/<Suite>/ (the layout the plugin discovers). Helpers
+// shared by suites are in Support/ (the BenchmarkSupport library).
 let package = Package(
     name: "AtriumBenchmarks",
     platforms: [.macOS(.v14)],
@@ -14,9 +15,20 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // Helpers both suites use (thread-CPU metric, seeded generator, loading Worlds/); not a benchmark.
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "AtriumWorld", package: "Atrium"),
+            ],
+            path: "Support",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "Wire",
             dependencies: [
+                "BenchmarkSupport",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "AtriumWire", package: "Atrium"),
                 .product(name: "AtriumWorld", package: "Atrium"),

@@ -128,21 +128,6 @@ public struct Deny: Equatable, Sendable {
     }
 }
 
-/// An avatar's absolute state as the v1-era `SnapshotPacker.pack(…avatars:…)` overload takes it and
-/// `Snapshot.avatars` returns it. Transitional: v2 code works with `ViewEntry` and `SnapshotEntry`.
-public struct AvatarState: Equatable, Sendable {
-    public var id: UInt16
-    /// The newest POSE inputSequence applied for this avatar.
-    public var lastInputSequence: UInt32
-    public var pose: AvatarPose
-
-    public init(id: UInt16, lastInputSequence: UInt32, pose: AvatarPose) {
-        self.id = id
-        self.lastInputSequence = lastInputSequence
-        self.pose = pose
-    }
-}
-
 /// Server → client: one received SNAPSHOT part (protocol v2), header decoded, entries still encoded.
 ///
 /// Entries are deltas against the baseline view the header names, so they can only be decoded with it:
@@ -152,20 +137,17 @@ public struct Snapshot: Equatable, Sendable {
     public let header: SnapshotHeader
     /// The whole message, type byte included.
     public let bytes: [UInt8]
-    /// Transitional, see `avatars`.
-    let fullState: [AvatarState]?
 
     /// Checks the header (`DeltaSnapshot.decodeHeader`) and keeps the bytes.
     public init(_ bytes: [UInt8]) throws(WireError) {
         header = try DeltaSnapshot.decodeHeader(bytes)
         self.bytes = bytes
-        fullState = nil
     }
 
-    init(header: SnapshotHeader, bytes: [UInt8], fullState: [AvatarState]?) {
+    /// `header` already read from `bytes`.
+    init(header: SnapshotHeader, bytes: [UInt8]) {
         self.header = header
         self.bytes = bytes
-        self.fullState = fullState
     }
 
     public var sequence: UInt32 { header.sequence }
@@ -178,14 +160,6 @@ public struct Snapshot: Equatable, Sendable {
     public func entries(baseline: SnapshotView, codec: PoseCodec) throws(WireError) -> [SnapshotEntry] {
         try DeltaSnapshot.decode(bytes, baseline: baseline, codec: codec).entries
     }
-
-    /// Transitional, for v1-era callers that treat every SNAPSHOT as full state: the states of a part with
-    /// baseline 0 (all its entries are full), filled in by `ServerMessage.decode` when it has a codec;
-    /// empty for a delta part, which needs its baseline view. Use `SnapshotReceiver` instead.
-    @available(*, deprecated, message: "v2 snapshots are deltas: decode them against their baseline view (SnapshotReceiver)")
-    public var avatars: [AvatarState] { fullState ?? [] }
-
-    public static func == (a: Snapshot, b: Snapshot) -> Bool { a.header == b.header && a.bytes == b.bytes }
 }
 
 /// Server → client: an avatar is present (sent for every avatar already there after WELCOME, then for
@@ -498,8 +472,7 @@ public enum ServerMessage: Equatable, Sendable {
 
     /// Decodes one ENet packet. A SNAPSHOT is decoded up to its header (`Snapshot`); its entries need the
     /// baseline view (`Snapshot.entries(baseline:codec:)`, `SnapshotReceiver`). Whole bytes after the header
-    /// are not checked here but by the entry decoder. (Transitional: with a `codec`, a baseline-0 part is
-    /// decoded whole, for `Snapshot.avatars`.)
+    /// are not checked here but by the entry decoder. `codec` is not used (no server message needs the world).
     public static func decode(_ bytes: [UInt8], codec: PoseCodec?) throws(WireError) -> ServerMessage {
         var r = BitReader(bytes)
         let t = try r.readU8()
@@ -527,15 +500,7 @@ public enum ServerMessage: Equatable, Sendable {
             message = .deny(Deny(reason: reason, serverMinVersion: lo, serverMaxVersion: hi, detail: detail))
         case .snapshot:
             // The header only: entries are deltas against a baseline view this function does not have.
-            let header = try DeltaSnapshot.readHeader(from: &r)
-            var fullState: [AvatarState]?
-            if header.baseline == 0, let codec {
-                // Transitional (`Snapshot.avatars`): a baseline-0 part is self-contained.
-                fullState = try DeltaSnapshot.readEntries(count: Int(header.entryCount), baseline: .empty, codec: codec, from: &r)
-                    .compactMap { $0.state.map { AvatarState(id: $0.id, lastInputSequence: $0.lastInputSequence, pose: codec.dequantize($0.pose)) } }
-                try r.finish()
-            }
-            return .snapshot(Snapshot(header: header, bytes: bytes, fullState: fullState))
+            return .snapshot(Snapshot(header: try DeltaSnapshot.readHeader(from: &r), bytes: bytes))
         case .avatarJoined:
             let id = try r.readU16()
             let role = try r.readRole(field: "role")

@@ -63,29 +63,4 @@ public enum SnapshotPacker {
         let perPart = Swift.max(0, (Swift.min(maxBytes, 1 << 40) * 8 - DeltaSnapshot.headerBits) / maxEntryBits(codec: codec))
         return Swift.min(perPart, Int(UInt16.max)) * WireLimits.maxSnapshotParts
     }
-
-    /// Transitional, for servers that do not keep views yet: every avatar as a full entry against baseline 0
-    /// (a valid v2 snapshot that needs no acknowledgement). Avatars are sorted by id; duplicate ids and id 0
-    /// are left out.
-    @available(*, deprecated, message: "send deltas: pack(sequence:serverTimeMicros:baseline:entries:codec:maxBytes:)")
-    public static func pack(
-        sequence: UInt32, serverTimeMicros: UInt64, avatars: [AvatarState], codec: PoseCodec,
-        maxBytes: Int = WireLimits.snapshotDatagramBytes
-    ) -> [[UInt8]] {
-        fullStateParts(sequence: sequence, serverTimeMicros: serverTimeMicros, avatars: avatars, codec: codec, maxBytes: maxBytes)
-    }
-
-    static func fullStateParts(
-        sequence: UInt32, serverTimeMicros: UInt64, avatars: [AvatarState], codec: PoseCodec,
-        maxBytes: Int = WireLimits.snapshotDatagramBytes
-    ) -> [[UInt8]] {
-        var entries: [SnapshotEntry] = []
-        entries.reserveCapacity(avatars.count)
-        var previous = 0
-        for a in avatars.sorted(by: { $0.id < $1.id }) where Int(a.id) > previous {
-            previous = Int(a.id)
-            entries.append(.full(ViewEntry(id: a.id, lastInputSequence: a.lastInputSequence, pose: codec.quantize(a.pose))))
-        }
-        return pack(sequence: sequence, serverTimeMicros: serverTimeMicros, baseline: .empty, entries: entries, codec: codec, maxBytes: maxBytes).parts
-    }
 }

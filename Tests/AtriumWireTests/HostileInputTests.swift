@@ -33,6 +33,14 @@ private func snapshotHeader(baseline: UInt32 = 0, partIndex: UInt8 = 0, partCoun
     }
 }
 
+/// The whole message checked: `ServerMessage.decode`, then for a SNAPSHOT its entries, which it leaves encoded
+/// (the snapshots of `SeededRNG.serverMessage` have baseline 0; any other baseline throws `baselineMismatch`).
+private func decodeWhole(_ bytes: [UInt8], codec: PoseCodec) throws(WireError) -> ServerMessage {
+    let m = try ServerMessage.decode(bytes, codec: codec)
+    if case .snapshot(let s) = m { _ = try s.entries(baseline: .empty, codec: codec) }
+    return m
+}
+
 @Suite struct HostileInputTests {
     let codec = Fixtures.hallCodec
 
@@ -45,7 +53,7 @@ private func snapshotHeader(baseline: UInt32 = 0, partIndex: UInt8 = 0, partCoun
             }
             let s = rng.serverMessage(codec: codec).encode(codec: codec)
             for n in 0..<s.count {
-                #expect(throws: WireError.truncated) { try ServerMessage.decode(Array(s[..<n]), codec: codec) }
+                #expect(throws: WireError.truncated) { try decodeWhole(Array(s[..<n]), codec: codec) }
             }
         }
     }
@@ -157,8 +165,10 @@ private func snapshotHeader(baseline: UInt32 = 0, partIndex: UInt8 = 0, partCoun
         #expect(throws: WireError.invalidField(field: "baseline", value: 7)) {
             try ServerMessage.decode(snapshotHeader(baseline: 7), codec: codec)
         }
-        // A huge avatar count with no avatars behind it: truncated, without reserving memory for it.
-        #expect(throws: WireError.truncated) { try ServerMessage.decode(snapshotHeader(count: 65535), codec: codec) }
+        // A huge entry count with no entries behind it: the header alone is fine (ServerMessage.decode reads no
+        // further); the entries are truncated, found without reserving memory for them.
+        #expect(throws: Never.self) { try ServerMessage.decode(snapshotHeader(count: 65535), codec: codec) }
+        #expect(throws: WireError.truncated) { try decodeWhole(snapshotHeader(count: 65535), codec: codec) }
     }
 
     @Test func missingWorldContext() {
@@ -209,7 +219,7 @@ private func snapshotHeader(baseline: UInt32 = 0, partIndex: UInt8 = 0, partCoun
                 bytes[0] = i & 1 == 0 ? clientTypes[rng.int(0...3)] : serverTypes[rng.int(0...7)]
             }
             if (try? ClientMessage.decode(bytes, codec: codec)) != nil { decoded += 1 }
-            if (try? ServerMessage.decode(bytes, codec: codec)) != nil { decoded += 1 }
+            if (try? decodeWhole(bytes, codec: codec)) != nil { decoded += 1 }
         }
         #expect(decoded > 0)  // some random inputs are valid messages (PING, PONG, …)
     }
@@ -227,7 +237,7 @@ private func snapshotHeader(baseline: UInt32 = 0, partIndex: UInt8 = 0, partCoun
             if rng.chance(0.2) { c = Array(c.prefix(rng.int(0...c.count))) + [UInt8](repeating: 0xFF, count: rng.int(0...3)) }
             if rng.chance(0.2) { s = Array(s.prefix(rng.int(0...s.count))) + [UInt8](repeating: 0xFF, count: rng.int(0...3)) }
             _ = try? ClientMessage.decode(c, codec: codec)
-            _ = try? ServerMessage.decode(s, codec: codec)
+            _ = try? decodeWhole(s, codec: codec)
         }
     }
 }

@@ -62,19 +62,22 @@ import Testing
         #expect(SnapshotPacker.capacity(codec: codec) == 33 * 255)
     }
 
-    @Test func transitionalFullStatePacking() throws {
+    /// Full state as a recipient with nothing acknowledged gets it: every avatar a full entry against baseline 0.
+    /// Each part decodes alone, from its header (`ServerMessage.decode`) and the empty view.
+    @Test func fullStateAgainstBaselineZero() throws {
         var rng = SeededRNG(seed: 66)
-        let avatars = [5, 3, 9, 3].map { AvatarState(id: UInt16($0), lastInputSequence: 1, pose: rng.pose(in: codec.bounds)) }
-        let parts = SnapshotPacker.fullStateParts(sequence: 1, serverTimeMicros: 0, avatars: avatars, codec: codec)
-        #expect(parts.count == 1)
-        let (header, entries) = try DeltaSnapshot.decode(parts[0], baseline: .empty, codec: codec)
-        #expect(header.baseline == 0 && entries.map(\.id) == [3, 5, 9])
-        guard case .snapshot(let s) = try ServerMessage.decode(parts[0], codec: codec) else { Issue.record(); return }
-        #expect(s.fullState?.map(\.id) == [3, 5, 9])
-        #expect(s.fullState?[1].pose == codec.roundTrip(avatars[0].pose))
-        // Delta parts carry no full state.
-        let delta = DeltaSnapshot.encode(sequence: 3, serverTimeMicros: 0, baseline: SnapshotView(sequence: 1, avatars: []), entries: [], codec: codec)
-        guard case .snapshot(let d) = try ServerMessage.decode(delta.bytes, codec: codec) else { Issue.record(); return }
-        #expect(d.fullState == nil)
+        let entries = (1...200).map { SnapshotEntry.full(ViewEntry(id: UInt16($0), lastInputSequence: 1, pose: rng.quantizedPose(codec: codec))) }
+        let (parts, view) = SnapshotPacker.pack(sequence: 1, serverTimeMicros: 0, baseline: .empty, entries: entries, codec: codec)
+        #expect(parts.count > 1 && view.avatars.count == 200)
+        var decoded: [SnapshotEntry] = []
+        for bytes in parts {
+            guard case .snapshot(let s) = try ServerMessage.decode(bytes, codec: codec) else { Issue.record(); return }
+            #expect(s.baseline == 0)
+            decoded += try s.entries(baseline: .empty, codec: codec)
+        }
+        #expect(decoded == entries)
+        // ServerMessage.decode reads the header only: a part cut short after it still decodes, its entries do not.
+        guard case .snapshot(let cut) = try ServerMessage.decode(Array(parts[0].dropLast(10)), codec: codec) else { Issue.record(); return }
+        #expect(throws: WireError.truncated) { try cut.entries(baseline: .empty, codec: codec) }
     }
 }

@@ -1,11 +1,16 @@
-// Wire suite: what the server and clients pay per message in AtriumWire.
+// Wire suite: what the server and clients pay per message in AtriumWire (protocol v2).
 //
-//   POSE encode / decode / encode+decode   one client → server POSE, both hands tracked
-//   SNAPSHOT encode / decode, 64 and 200   one tick's SnapshotPacker.pack, and ServerMessage.decode of every part
+//   POSE encode / decode / encode+decode    one client → server POSE, both hands tracked
+//   SNAPSHOT encode / decode, 64 and 200    one tick in full (every avatar a full entry, baseline 0):
+//                                           SnapshotPacker.pack, and a client's SnapshotReceiver taking every part
+//   SNAPSHOT delta encode per recipient     one recipient's snapshot: 64 relevant avatars in motion, as updates
+//                                           against the view of 3 ticks before
 //
 // Inputs are deterministic (fixed-seed PRNG) and inside the expo-hall bounds, loaded from Worlds/expo-hall.yaml
-// with the same WorldLoader the server uses. Every avatar has both hands, so each PoseBits is the largest the
-// world allows (214 bits in the expo hall) and the byte counts are the worst case for that many avatars.
+// with the same WorldLoader the server uses. In the POSE and full SNAPSHOT benchmarks every avatar has both hands
+// and uniformly random rotations, so each PoseBits is the largest the world allows (214 bits in the expo hall)
+// and the byte counts are the worst case for that many avatars. The delta benchmark uses realistic motion instead
+// (`HeadsetMotion`): delta sizes depend on how far people move between ticks.
 
 #if canImport(Glibc)
 import Glibc
@@ -16,18 +21,16 @@ import Darwin
 import AtriumWire
 import AtriumWorld
 import Benchmark
+import BenchmarkSupport
 
 let benchmarks: @Sendable () -> Void = {
-    let world = Fixtures.loadWorld("expo-hall")
+    let world = BenchmarkWorlds.load("expo-hall")
     let codec = PoseCodec(bounds: world.bounds)
 
-    // Size of what one measured iteration produced, recorded once per iteration (so every percentile is the
-    // same); not divided by the inner loop.
+    // Size of what one measured iteration produced, recorded once per iteration; not divided by the inner loop.
     let wireBytes = BenchmarkMetric.custom("bytes on the wire", polarity: .prefersSmaller, useScalingFactor: false)
     let datagrams = BenchmarkMetric.custom("datagrams", polarity: .prefersSmaller, useScalingFactor: false)
-    // On Linux the package's cpuTotal comes from /proc/self/stat in scheduler ticks (10 ms), far coarser than one
-    // iteration here; this one is CLOCK_THREAD_CPUTIME_ID around the inner loop, per operation like wallClock.
-    let threadCPU = BenchmarkMetric.custom("CPU time, thread (ns)", polarity: .prefersSmaller, useScalingFactor: true)
+    let threadCPU = BenchmarkMetric.threadCPU
     let metrics: [BenchmarkMetric] = [.wallClock, .cpuTotal, threadCPU, .throughput, .mallocCountTotal]
 
     // Every benchmark runs 1000 operations per measured iteration (results are shown per operation): that keeps
@@ -77,25 +80,28 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.measurement(threadCPU, cpu.elapsed())
     }
 
-    // MARK: SNAPSHOT
+    // MARK: SNAPSHOT, full state
+
+    // An iteration here is 10–50 ms: fewer warmup iterations, more time for samples.
+    var snapshot = Benchmark.defaultConfiguration
+    snapshot.warmupIterations = 2
+    snapshot.maxDuration = .seconds(4)
+    var snapshotWithBytes = snapshot
+    snapshotWithBytes.metrics += [wireBytes, datagrams]
 
     for count in [64, 200] {
-        let avatars = Fixtures.avatars(count, &rng, bounds: world.bounds)
-        let parts = SnapshotPacker.pack(sequence: 42, serverTimeMicros: 1_234_567, avatars: avatars, codec: codec)
-        Fixtures.checkSnapshot(parts, avatars: count, codec: codec)
-        // An iteration here is 10–50 ms: fewer warmup iterations, more time for samples.
-        var snapshot = Benchmark.defaultConfiguration
-        snapshot.warmupIterations = 2
-        snapshot.maxDuration = .seconds(4)
-        var snapshotWithBytes = snapshot
-        snapshotWithBytes.metrics += [wireBytes, datagrams]
+        let entries = Fixtures.fullEntries(count, &rng, codec: codec)
+        let parts = SnapshotPacker.pack(
+            sequence: 42, serverTimeMicros: 1_234_567, baseline: .empty, entries: entries, codec: codec).parts
+        Fixtures.checkFullSnapshot(parts, entries: entries, codec: codec)
 
         Benchmark("SNAPSHOT encode \(count) avatars", configuration: snapshotWithBytes) { benchmark in
             var bytes = 0
             var partCount = 0
             let cpu = ThreadCPUClock()
             for _ in benchmark.scaledIterations {
-                let parts = SnapshotPacker.pack(sequence: 42, serverTimeMicros: 1_234_567, avatars: avatars, codec: codec)
+                let parts = SnapshotPacker.pack(
+                    sequence: 42, serverTimeMicros: 1_234_567, baseline: .empty, entries: entries, codec: codec).parts
                 bytes = parts.reduce(0) { $0 + $1.count }
                 partCount = parts.count
                 blackHole(parts)
@@ -105,59 +111,51 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.measurement(datagrams, partCount)
         }
 
+        // As a client takes them: ServerMessage.decode (the header) and SnapshotReceiver.receive (the entries
+        // against the empty view, the parts assembled into the view of the sequence). The receiver is reset
+        // before each tick, or it would take the same sequence again as a duplicate.
         Benchmark("SNAPSHOT decode \(count) avatars", configuration: snapshot) { benchmark in
+            var receiver = SnapshotReceiver()
             let cpu = ThreadCPUClock()
             for _ in benchmark.scaledIterations {
+                receiver.reset()
                 for part in parts {
-                    blackHole(try ServerMessage.decode(part, codec: codec))
+                    guard case .snapshot(let s) = try ServerMessage.decode(part, codec: codec) else { fatalError() }
+                    blackHole(try receiver.receive(s, codec: codec))
                 }
             }
             benchmark.measurement(threadCPU, cpu.elapsed())
         }
     }
-}
 
-/// CPU time of the calling thread since `init`, in nanoseconds.
-struct ThreadCPUClock {
-    let start = Self.now()
+    // MARK: SNAPSHOT, delta
 
-    func elapsed() -> Int { Self.now() - start }
+    // One recipient with 64 relevant avatars (half walking, half standing around), every one changed and sent
+    // every tick, each snapshot encoded against the view of 3 ticks before (the recipient's acknowledgement
+    // lagging by a round trip). One operation is one tick's DeltaSnapshot.encode, as the server's spatial mode
+    // does per recipient; the operations cycle through 300 consecutive ticks (10 s at 30 Hz).
+    let delta = DeltaFixture(avatars: 64, ticks: 300, baselineAge: 3, world: world, codec: codec)
+    delta.check()
+    var deltaConfiguration = Benchmark.defaultConfiguration
+    deltaConfiguration.metrics += [wireBytes]
 
-    static func now() -> Int {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return Int(ts.tv_sec) * 1_000_000_000 + Int(ts.tv_nsec)
-    }
-}
-
-/// SplitMix64: a small, fast, reproducible generator (the standard library's is seeded randomly).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+    Benchmark("SNAPSHOT delta encode per recipient", configuration: deltaConfiguration) { benchmark in
+        var bytes = 0
+        let cpu = ThreadCPUClock()
+        for i in benchmark.scaledIterations {
+            let encoded = delta.encode(i)
+            bytes += encoded.count
+            blackHole(encoded)
+        }
+        benchmark.measurement(threadCPU, cpu.elapsed())
+        // The mean over this iteration's snapshots (they differ from tick to tick).
+        benchmark.measurement(wireBytes, (bytes + benchmark.scaledIterations.count / 2) / benchmark.scaledIterations.count)
     }
 }
 
 enum Fixtures {
     /// Distinct poses per POSE benchmark (a power of two, so the index is a mask).
     static let ringSize = 1024
-
-    /// Loads Worlds/<id>.yaml from the repository this file is in (Benchmarks/Benchmarks/Wire/Wire.swift).
-    static func loadWorld(_ id: String) -> WorldDefinition {
-        var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(4)
-        let path = (parts + ["Worlds", "\(id).yaml"]).joined(separator: "/")
-        do {
-            return try WorldLoader.load(path: path)
-        } catch {
-            fatalError("Wire benchmarks: cannot load \(path): \(error)")
-        }
-    }
 
     /// POSE messages as a client sends them: sequence 1, 2, 3, … at 16 ms intervals.
     static func poseInputs(_ count: Int, _ rng: inout SplitMix64, bounds: WorldBounds) -> [PoseInput] {
@@ -169,14 +167,12 @@ enum Fixtures {
         return inputs
     }
 
-    /// One tick's avatars, ids 1…count.
-    static func avatars(_ count: Int, _ rng: inout SplitMix64, bounds: WorldBounds) -> [AvatarState] {
-        var avatars: [AvatarState] = []
-        for i in 0..<UInt16(count) {
-            let pose = randomPose(&rng, bounds: bounds)
-            avatars.append(AvatarState(id: i + 1, lastInputSequence: 1000 + UInt32(i), pose: pose))
+    /// One tick's avatars, ids 1…count, as full entries (what a recipient with no acknowledged view gets).
+    static func fullEntries(_ count: Int, _ rng: inout SplitMix64, codec: PoseCodec) -> [SnapshotEntry] {
+        (0..<UInt16(count)).map { i in
+            let pose = codec.quantize(randomPose(&rng, bounds: codec.bounds))
+            return .full(ViewEntry(id: i + 1, lastInputSequence: 1000 + UInt32(i), pose: pose))
         }
-        return avatars
     }
 
     /// Head anywhere in the bounds (y kept 0.3 m clear of floor and ceiling), both hands within 0.8 m of it and
@@ -217,16 +213,301 @@ enum Fixtures {
         }
     }
 
-    /// Every part decodes, and together they hold all the avatars.
-    static func checkSnapshot(_ parts: [[UInt8]], avatars: Int, codec: PoseCodec) {
-        var decoded = 0
+    /// Every part fits a datagram, and a receiver given all of them completes a view holding every entry.
+    static func checkFullSnapshot(_ parts: [[UInt8]], entries: [SnapshotEntry], codec: PoseCodec) {
+        var receiver = SnapshotReceiver()
+        var completed: SnapshotView?
         for part in parts {
-            guard case .snapshot(let s) = try? ServerMessage.decode(part, codec: codec) else {
+            precondition(part.count <= WireLimits.snapshotDatagramBytes, "SNAPSHOT part over the datagram budget")
+            guard case .snapshot(let s) = try? ServerMessage.decode(part, codec: codec),
+                case .applied(let applied) = try? receiver.receive(s, codec: codec)
+            else {
                 fatalError("Wire benchmarks: a SNAPSHOT part does not decode")
             }
-            precondition(part.count <= WireLimits.snapshotDatagramBytes, "SNAPSHOT part over the datagram budget")
-            decoded += s.avatars.count
+            completed = applied.completed
         }
-        precondition(decoded == avatars, "SNAPSHOT parts hold \(decoded) avatars, expected \(avatars)")
+        precondition(completed?.avatars == entries.map { $0.state! }, "SNAPSHOT parts do not give the view they were made from")
+    }
+}
+
+// MARK: - Delta fixture
+
+/// One recipient's view of `avatars` moving people over `ticks` ticks: tick k is snapshot sequence k + 1, every
+/// avatar is an update in it, and it is encoded against the view of snapshot k + 1 − `baselineAge`.
+struct DeltaFixture {
+    let codec: PoseCodec
+    let baselineAge: Int
+    /// The view after each tick: every avatar's state then (everyone relevant is sent every tick).
+    let views: [SnapshotView]
+    /// Each tick's entries, sorted by id.
+    let entries: [[SnapshotEntry]]
+
+    init(avatars: Int, ticks: Int, baselineAge: Int, world: WorldDefinition, codec: PoseCodec) {
+        self.codec = codec
+        self.baselineAge = baselineAge
+        let tickRate = Double(world.tickRate)
+        // Everyone within the interest radius of one spot in the hall, as one recipient's relevant set is.
+        let centre = (x: -30.0, z: 10.0)
+        let spread = Double(world.interestRadius) * 0.7
+        var motions = (0..<avatars).map { i in
+            HeadsetMotion(
+                kind: i % 2 == 0 ? .walking : .dwelling, seed: 0xDE17A &+ UInt64(i) &* 7919,
+                centre: centre, spread: spread)
+        }
+        var sequences = (0..<avatars).map { UInt32(500 + 37 * $0) }
+        for i in motions.indices {
+            for _ in 0..<Int(2 * tickRate) { _ = motions[i].step(1 / tickRate) }  // settle in
+        }
+        var views: [SnapshotView] = []
+        var entries: [[SnapshotEntry]] = []
+        for k in 0..<ticks {
+            var states: [ViewEntry] = []
+            for i in motions.indices {
+                let pose = codec.quantize(motions[i].step(1 / tickRate))
+                sequences[i] &+= 1
+                states.append(ViewEntry(id: UInt16(i + 1), lastInputSequence: sequences[i], pose: pose))
+            }
+            views.append(SnapshotView(sequence: UInt32(k + 1), avatars: states))
+            entries.append(states.map { .update($0) })
+        }
+        self.views = views
+        self.entries = entries
+    }
+
+    /// Operation `i`: the snapshot of one of the ticks that have a baseline.
+    @inline(__always)
+    func encode(_ i: Int) -> [UInt8] {
+        let k = baselineAge + i % (entries.count - baselineAge)
+        return DeltaSnapshot.encode(
+            sequence: UInt32(k + 1), serverTimeMicros: UInt64(k + 1) * 33_333, baseline: views[k - baselineAge],
+            entries: entries[k], codec: codec
+        ).bytes
+    }
+
+    /// Every snapshot is one datagram and decodes against its baseline into the states of its tick (an update
+    /// is written full when that is smaller, so the entries' kinds may differ).
+    func check() {
+        for i in 0..<(entries.count - baselineAge) {
+            let k = baselineAge + i
+            let bytes = encode(i)
+            precondition(bytes.count <= WireLimits.snapshotDatagramBytes, "delta SNAPSHOT over the datagram budget")
+            guard let (header, decoded) = try? DeltaSnapshot.decode(bytes, baseline: views[k - baselineAge], codec: codec) else {
+                fatalError("Wire benchmarks: a delta SNAPSHOT does not decode")
+            }
+            precondition(header.baseline == UInt32(k + 1 - baselineAge), "delta SNAPSHOT against the wrong baseline")
+            precondition(decoded.map(\.state) == entries[k].map(\.state), "delta SNAPSHOT does not decode to its entries")
+        }
+    }
+}
+
+/// Headset motion at 30 Hz, after the motion model of Tests/AtriumWireTests (MotionModel.swift), cut down: a head
+/// and two tracked controllers of someone
+///
+/// - walking: 0.9–1.4 m/s with a step-synchronous head bob and sway, a heading that drifts and is steered back
+///   towards the group's centre, glances to the side (20–75° in 0.2–0.5 s, held, then back), hands swinging
+///   with the stride;
+/// - dwelling: standing, swaying a centimetre or two, looking around (fixations with micro-motion and quick head
+///   turns), resting hands with now and then a talking gesture;
+///
+/// both with tracking jitter (head 0.2 mm / 0.02°, hands 0.6 mm / 0.1°) and the voice going on and off.
+struct HeadsetMotion {
+    enum Kind { case walking, dwelling }
+
+    /// An Ornstein–Uhlenbeck value: standard deviation `sigma`, correlation time `tau` seconds.
+    struct Drift {
+        var value: Double
+        let sigma: Double, tau: Double
+        init(sigma: Double, tau: Double, rng: inout SplitMix64) {
+            self.sigma = sigma
+            self.tau = tau
+            value = rng.gaussian() * sigma
+        }
+        mutating func step(_ dt: Double, _ rng: inout SplitMix64) -> Double {
+            value += -value * dt / tau + sigma * (2 * dt / tau).squareRoot() * rng.gaussian()
+            return value
+        }
+    }
+
+    /// From one angle to another over a duration, then held.
+    struct Turn {
+        var from = 0.0, to = 0.0, start = 0.0, duration = 1.0
+        func value(at t: Double) -> Double { from + (to - from) * smoothstep((t - start) / duration) }
+    }
+
+    static let degree = Double.pi / 180
+
+    let kind: Kind
+    var rng: SplitMix64
+    let centre: (x: Double, z: Double), spread: Double
+    var time = 0.0
+    var x: Double, z: Double, heading: Double
+    let height: Double, speed: Double, stepRate: Double, bob: Double, swing: Double
+    var stepPhase = 0.0
+    var turnRate: Drift, swayX: Drift, swayZ: Drift, swayY: Drift
+    var lookYaw = Turn(), lookPitch = Turn()
+    var nextLook: Double, glancing = false
+    var microYaw: Drift, microPitch: Drift, roll: Drift
+    var hand: [Drift]  // x y z for left, then right
+    var twist: [Drift]  // yaw pitch roll for left, then right
+    var gesture = Turn(), gestureEnd = -1.0, nextGesture: Double
+    var speaking = false, nextVoice: Double
+
+    init(kind: Kind, seed: UInt64, centre: (x: Double, z: Double), spread: Double) {
+        var rng = SplitMix64(seed: seed)
+        self.kind = kind
+        self.centre = centre
+        self.spread = spread
+        x = centre.x + rng.double(-spread...spread) * 0.7
+        z = centre.z + rng.double(-spread...spread) * 0.7
+        heading = rng.double(-.pi ... .pi)
+        height = rng.double(1.5...1.8)
+        speed = rng.double(0.9...1.4)
+        stepRate = 1.65 + (speed - 0.9) * 0.6
+        bob = rng.double(0.015...0.03)
+        swing = rng.double(0.08...0.25)
+        turnRate = Drift(sigma: 12 * Self.degree, tau: 2, rng: &rng)
+        swayX = Drift(sigma: 0.015, tau: 2.5, rng: &rng)
+        swayZ = Drift(sigma: 0.015, tau: 2.5, rng: &rng)
+        swayY = Drift(sigma: 0.004, tau: 3, rng: &rng)
+        nextLook = rng.double(0.5...3)
+        microYaw = Drift(sigma: 0.8 * Self.degree, tau: 0.6, rng: &rng)
+        microPitch = Drift(sigma: 0.6 * Self.degree, tau: 0.6, rng: &rng)
+        roll = Drift(sigma: 2 * Self.degree, tau: 3, rng: &rng)
+        let handSigma = kind == .walking ? 0.03 : 0.02
+        hand = (0..<6).map { _ in Drift(sigma: handSigma, tau: 2.5, rng: &rng) }
+        twist = (0..<6).map { _ in Drift(sigma: 12 * Self.degree, tau: 2, rng: &rng) }
+        nextGesture = rng.double(2...10)
+        nextVoice = rng.double(1...6)
+        self.rng = rng
+    }
+
+    /// Advances by `dt` seconds; the pose then.
+    mutating func step(_ dt: Double) -> AvatarPose {
+        time += dt
+        let t = time
+        var bodyX = x, bodyZ = z
+        var bodyY = height + swayY.step(dt, &rng)
+        var bobPitch = 0.0
+        switch kind {
+        case .walking:
+            var turn = turnRate.step(dt, &rng)
+            // Beyond the group's area, steer back towards its centre.
+            let dx = centre.x - x, dz = centre.z - z
+            if dx * dx + dz * dz > spread * spread {
+                turn += max(-0.8, min(0.8, remainder(atan2(-dx, -dz) - heading, 2 * .pi)))
+            }
+            heading += turn * dt
+            x += -sin(heading) * speed * dt
+            z += -cos(heading) * speed * dt
+            stepPhase += 2 * .pi * stepRate * dt
+            bodyY += bob * cos(stepPhase)
+            let lateral = 0.015 * sin(stepPhase / 2)
+            bodyX = x + cos(heading) * lateral
+            bodyZ = z - sin(heading) * lateral
+            bobPitch = 0.6 * Self.degree * sin(stepPhase)
+        case .dwelling:
+            bodyX = x + swayX.step(dt, &rng)
+            bodyZ = z + swayZ.step(dt, &rng)
+        }
+
+        // Where the head looks, relative to the body.
+        if t >= nextLook {
+            let yaw0 = lookYaw.value(at: t), pitch0 = lookPitch.value(at: t)
+            let yaw: Double, pitch: Double, duration: Double
+            switch kind {
+            case .walking:
+                glancing.toggle()
+                yaw = glancing ? rng.double(20...75) * Self.degree * (rng.next() & 1 == 0 ? 1 : -1) : 0
+                pitch = glancing ? rng.double(-12...8) * Self.degree : 0
+                duration = rng.double(0.2...0.5)
+                nextLook = t + duration + (glancing ? rng.double(0.4...2) : rng.double(1.5...5))
+            case .dwelling:
+                yaw = rng.double(-70...70) * Self.degree
+                pitch = rng.double(-25...15) * Self.degree
+                duration = 0.15 + max(abs(yaw - yaw0), abs(pitch - pitch0)) / Self.degree / 180
+                nextLook = t + duration + rng.double(0.8...4)
+            }
+            lookYaw = Turn(from: yaw0, to: yaw, start: t, duration: duration)
+            lookPitch = Turn(from: pitch0, to: pitch, start: t, duration: duration)
+        }
+        let jitter = 0.0002, jitterAngle = 0.02 * Self.degree
+        let head = Vec3(
+            Float(bodyX + rng.gaussian() * jitter), Float(bodyY + rng.gaussian() * jitter),
+            Float(bodyZ + rng.gaussian() * jitter))
+        let headRotation = Self.euler(
+            yaw: heading + lookYaw.value(at: t) + microYaw.step(dt, &rng) + rng.gaussian() * jitterAngle,
+            pitch: -5 * Self.degree + lookPitch.value(at: t) + microPitch.step(dt, &rng) + bobPitch + rng.gaussian() * jitterAngle,
+            roll: roll.step(dt, &rng) + rng.gaussian() * jitterAngle)
+
+        // Hands in the body frame (x right, y up, z forward), then turned by the heading.
+        if kind == .dwelling && t >= nextGesture {
+            gesture = Turn(from: 0, to: 1, start: t, duration: rng.double(0.4...0.7))
+            gestureEnd = t + gesture.duration + rng.double(1...3)
+            nextGesture = t + rng.double(3...12)
+        }
+        let up = t < gestureEnd ? gesture.value(at: t) : 1 - smoothstep((t - gestureEnd) / 0.5)
+        var hands: [HandPose] = []
+        for side in 0..<2 {
+            let s = side == 0 ? -1.0 : 1.0
+            var bx: Double, by: Double, bz: Double, pitch: Double
+            switch kind {
+            case .walking:
+                let phase = stepPhase / 2 + (side == 0 ? .pi : 0)
+                bx = 0.2 * s
+                by = -0.55 + 0.02 * cos(stepPhase)
+                bz = 0.12 + swing * sin(phase)
+                pitch = -30 * Self.degree + 25 * Self.degree * sin(phase) * swing / 0.25
+            case .dwelling:
+                bx = s * (0.22 + 0.04 * up)
+                by = -0.6 + 0.35 * up + 0.04 * up * sin(2 * .pi * 1.5 * t + Double(side))
+                bz = 0.1 + 0.25 * up
+                pitch = -20 * Self.degree + 40 * Self.degree * up
+            }
+            bx += hand[3 * side].step(dt, &rng)
+            by += hand[3 * side + 1].step(dt, &rng)
+            bz += hand[3 * side + 2].step(dt, &rng)
+            let wx = cos(heading) * bx - sin(heading) * bz
+            let wz = -sin(heading) * bx - cos(heading) * bz
+            let jitter = 0.0006, jitterAngle = 0.1 * Self.degree
+            let position = Vec3(
+                Float(bodyX + wx + rng.gaussian() * jitter), Float(bodyY + by + rng.gaussian() * jitter),
+                Float(bodyZ + wz + rng.gaussian() * jitter))
+            let rotation = Self.euler(
+                yaw: heading + twist[3 * side].step(dt, &rng) + rng.gaussian() * jitterAngle,
+                pitch: pitch + twist[3 * side + 1].step(dt, &rng) + rng.gaussian() * jitterAngle,
+                roll: s * 10 * Self.degree + twist[3 * side + 2].step(dt, &rng) + rng.gaussian() * jitterAngle)
+            hands.append(HandPose(position: position, rotation: rotation))
+        }
+
+        if t >= nextVoice {
+            speaking.toggle()
+            nextVoice = t + (speaking ? rng.double(1...5) : rng.double(1...8)) * (kind == .walking ? 2 : 1)
+        }
+        return AvatarPose(
+            headPosition: head, headRotation: headRotation, leftHand: hands[0], rightHand: hands[1],
+            handRaised: false, speaking: speaking)
+    }
+
+    /// yaw (about y) · pitch (about x) · roll (about z), radians.
+    static func euler(yaw: Double, pitch: Double, roll: Double) -> Quat {
+        (Quat(axis: Vec3(0, 1, 0), angle: Float(yaw)) * Quat(axis: Vec3(1, 0, 0), angle: Float(pitch))
+            * Quat(axis: Vec3(0, 0, 1), angle: Float(roll))).normalized
+    }
+}
+
+/// Smooth 0 → 1.
+func smoothstep(_ x: Double) -> Double {
+    let t = min(1, max(0, x))
+    return t * t * (3 - 2 * t)
+}
+
+extension SplitMix64 {
+    mutating func double(_ range: ClosedRange<Double>) -> Double { Double.random(in: range, using: &self) }
+
+    /// Standard normal (Box–Muller).
+    mutating func gaussian() -> Double {
+        let u = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &self)
+        let v = Double.random(in: 0..<1, using: &self)
+        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
     }
 }
