@@ -221,17 +221,10 @@ public struct ClientSession: Sendable {
         guard phase == .joined, payload.first == MessageType.snapshot.rawValue else {
             return receive(payload, nowMicros: nowMicros)
         }
-        // SNAPSHOT header: type u8, sequence u32, serverTime u64, baseline u32, partIndex u8 (PROTOCOL.md §7).
-        var reader = BitReader(payload)
         do {
-            _ = try reader.readU8()
-            let sequence = try reader.readU32()
-            _ = try reader.readU64()
-            _ = try reader.readU32()
-            let partIndex = try reader.readU8()
-            let partCount = try reader.readU8()
-            if partCount == 1 { noteSnapshot(sequence) } else if partIndex == 0 { snapshotsReceived += 1 }
-            return .snapshotHeader(sequence: sequence, partIndex: partIndex)
+            let header = try DeltaSnapshot.decodeHeader(payload)
+            if header.partCount == 1 { noteSnapshot(header.sequence) } else if header.partIndex == 0 { snapshotsReceived += 1 }
+            return .snapshotHeader(sequence: header.sequence, partIndex: header.partIndex)
         } catch {
             return .undecodable(error)
         }

@@ -88,7 +88,6 @@ final class Shard {
     /// 1-based instance number among the shards of the same world.
     let instance: Int
 
-    let interest: InterestSettings
     let interestContext: InterestContext
     var composer: SnapshotComposer
 
@@ -98,7 +97,6 @@ final class Shard {
     ) {
         self.world = world
         self.instance = instance
-        self.interest = interest
         self.interestContext = InterestContext(world: world.definition)
         self.composer = SnapshotComposer(world: world.definition, settings: interest, snapshotMaxBytes: snapshotMaxBytes)
         self.codec = PoseCodec(bounds: world.definition.bounds)
