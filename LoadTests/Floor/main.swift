@@ -65,14 +65,14 @@ struct Floor: ParsableCommand {
                 host.flush()
                 deadline += period
                 if start == nil && measuring.load(ordering: .relaxed) {
-                    start = (threadCPU(), MonotonicClock.nowMicros(), host.statistics)
+                    start = (MonotonicClock.threadCPUSeconds(), MonotonicClock.nowMicros(), host.statistics)
                 }
             }
             if let start {
                 let io = host.statistics
                 result.withLock {
                     $0 = (
-                        threadCPU() - start.cpu, Double(MonotonicClock.nowMicros() - start.wall) / 1e6,
+                        MonotonicClock.threadCPUSeconds() - start.cpu, Double(MonotonicClock.nowMicros() - start.wall) / 1e6,
                         io.datagramsReceived - start.io.datagramsReceived, io.datagramsSent - start.io.datagramsSent
                     )
                 }
@@ -165,10 +165,4 @@ struct Pattern: Sendable {
             clients: Int(bots), tickRate: downRate, upRate: upRate,
             upBytes: max(1, Int(up * 1000 / 8 / upRate)), downBytes: max(1, Int(down * 1000 / 8 / downRate)))
     }
-}
-
-func threadCPU() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

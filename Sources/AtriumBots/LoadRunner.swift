@@ -42,26 +42,14 @@ public struct LiveProgress: Sendable {
     public var saturated: Bool
 
     public var line: String {
-        func f(_ v: Double?) -> String { v.map { String(format1: $0) } ?? "-" }
+        func f(_ v: Double?) -> String { v.map { Fmt.fixed($0, 1) } ?? Fmt.missing }
         var text = "[\(Int(elapsedSeconds))/\(Int(durationSeconds))s] bots \(connected) up"
         if failed > 0 { text += ", \(failed) failed" }
-        text += " | snap/s \(String(format1: snapshotsPerSecondPerBot)) | rtt ms \(f(point.rttP50))/\(f(point.rttP99))"
+        text += " | snap/s \(Fmt.fixed(snapshotsPerSecondPerBot, 1)) | rtt ms \(f(point.rttP50))/\(f(point.rttP99))"
         text += " | pose ms \(f(point.poseP50))/\(f(point.poseP99)) | kbps ↓\(f(point.downKbpsPerBot)) ↑\(f(point.upKbpsPerBot))"
         if let tick = point.serverTickP99 { text += " | server tick p99 \(f(tick)) ms cpu \(f(point.serverCpuCores))" }
         if saturated { text += " | BOT SATURATED" }
         return text
-    }
-}
-
-extension String {
-    /// One decimal place, without Foundation's formatter.
-    public init(format1 value: Double) {
-        guard value.isFinite else {
-            self = "-"
-            return
-        }
-        let scaled = Int((value * 10).rounded())
-        self = (scaled < 0 ? "-" : "") + "\(abs(scaled) / 10).\(abs(scaled) % 10)"
     }
 }
 
@@ -166,7 +154,7 @@ public final class LoadRunner {
         var joinsStarted = 0
         var sendCursor = 0
         var nextSecond = start + 1_000_000
-        var window = WindowStart(micros: start, hosts: hosts.map(\.statistics), cpu: threadCPUSeconds())
+        var window = WindowStart(micros: start, hosts: hosts.map(\.statistics), cpu: MonotonicClock.threadCPUSeconds())
         var interrupted = false
 
         while true {
@@ -249,7 +237,7 @@ public final class LoadRunner {
         let io = hosts.map(\.statistics)
         let down = zip(io, window.hosts).reduce(0) { $0 + Double($1.0.bytesReceived - $1.1.bytesReceived) }
         let up = zip(io, window.hosts).reduce(0) { $0 + Double($1.0.bytesSent - $1.1.bytesSent) }
-        let cpu = threadCPUSeconds()
+        let cpu = MonotonicClock.threadCPUSeconds()
         let botCPU = (cpu - window.cpu) / seconds
         window = WindowStart(micros: now, hosts: io, cpu: cpu)
         let connected = connectedCount
@@ -313,7 +301,7 @@ public final class LoadRunner {
             guard let peer = bots[index].peer, now - bots[index].startedMicros > limit else { continue }
             hosts[bots[index].host].disconnectNow(peer, data: 0)
             botByPeer[bots[index].host][peer] = nil
-            fail(index, "no WELCOME within \(String(format1: scenario.connectTimeoutSeconds)) s")
+            fail(index, "no WELCOME within \(Fmt.fixed(scenario.connectTimeoutSeconds, 1)) s")
         }
     }
 
@@ -546,13 +534,6 @@ public final class LoadRunner {
         report.notes = notes
         return report
     }
-}
-
-/// CPU time of the calling thread, in seconds: the bots' own share, apart from an in-process server.
-func threadCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 extension LoadReport {

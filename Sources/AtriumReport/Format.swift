@@ -1,10 +1,10 @@
 /// Locale-independent number formatting for the text and HTML renderings (never "NaN" or "inf").
-enum Fmt {
+public enum Fmt {
     /// Shown for anything not measured.
-    static let missing = "—"
+    public static let missing = "—"
 
     /// `v` with exactly `decimals` digits after the point, rounded half away from zero.
-    static func fixed(_ v: Double, _ decimals: Int) -> String {
+    public static func fixed(_ v: Double, _ decimals: Int) -> String {
         guard v.isFinite else { return missing }
         guard Swift.abs(v) < 1e15 else { return v.description }
         var scale = 1.0

@@ -14,6 +14,15 @@ public enum MonotonicClock {
         return UInt64(ts.tv_sec) &* 1_000_000 &+ UInt64(ts.tv_nsec / 1000)
     }
 
+    /// CPU time of the calling thread, in seconds (CLOCK_THREAD_CPUTIME_ID). A node's worker and the bots'
+    /// loop each read their own, so a server and bots sharing one process are accounted apart.
+    public static func threadCPUSeconds() -> Double {
+        var ts = timespec()
+        // As above: a valid clock id and a stack timespec.
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
     /// Sleeps the calling thread for `micros` (used to wait out the sub-millisecond rest of a tick,
     /// which ENet's millisecond service timeout cannot express).
     public static func sleep(micros: UInt64) {

@@ -327,7 +327,7 @@ final class Worker {
 
     private func publish(at micros: UInt64) {
         let cpu = processCPUSeconds()
-        let workerCPU = threadCPUSeconds()
+        let workerCPU = MonotonicClock.threadCPUSeconds()
         let io = host.statistics
         let seconds = max(1e-6, Double(micros - lastPublish.micros) / 1e6)
         var stats = NodeStatistics()
@@ -368,14 +368,6 @@ extension ShardCounters {
         snapshotBytes += other.snapshotBytes
         chatRelayed += other.chatRelayed
     }
-}
-
-/// CPU time of the calling thread, in seconds: the worker's own share, separate from anything else the
-/// process runs (the load-test tool runs a node in-process and must not count its bots as server CPU).
-func threadCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// User + system CPU time of the whole process, in seconds.
