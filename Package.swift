@@ -9,6 +9,7 @@ import PackageDescription
 //   AtriumClient                 → Wire, Transport
 //   AtriumVoice                  → COpus, CAtriumShim
 //   AtriumWorld                  → Wire, YAML
+//   AtriumSecurity               → Crypto, Transport (tokens, cookies, sealed sessions, rate limits)
 //   AtriumTransport              → CENet
 //   AtriumCrypto                 → COpenSSL
 //   AtriumWire, AtriumYAML       pure
@@ -51,6 +52,7 @@ let package = Package(
         .target(name: "AtriumBehaviours", dependencies: ["AtriumWire", "AtriumWorld"], swiftSettings: strict),
         .target(name: "AtriumCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
         .target(name: "AtriumTransport", dependencies: ["CENet"], swiftSettings: strict),
+        .target(name: "AtriumSecurity", dependencies: ["AtriumCrypto", "AtriumTransport"], swiftSettings: strict),
         .target(name: "AtriumVoice", dependencies: ["COpus", "CAtriumShim"], swiftSettings: strict),
         .target(
             name: "AtriumServer",
@@ -108,6 +110,9 @@ let package = Package(
         .testTarget(name: "AtriumWorldTests", dependencies: ["AtriumWorld", "AtriumYAML", "AtriumWire"], swiftSettings: strict),
         .testTarget(name: "AtriumCryptoTests", dependencies: ["AtriumCrypto"], swiftSettings: strict),
         .testTarget(name: "AtriumTransportTests", dependencies: ["AtriumTransport"], swiftSettings: strict),
+        .testTarget(
+            name: "AtriumSecurityTests", dependencies: ["AtriumSecurity", "AtriumCrypto", "AtriumTransport"],
+            swiftSettings: strict),
         .testTarget(name: "AtriumVoiceTests", dependencies: ["AtriumVoice"], swiftSettings: strict),
         .testTarget(
             name: "AtriumServerTests",
