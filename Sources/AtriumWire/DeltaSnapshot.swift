@@ -219,12 +219,18 @@ public enum DeltaSnapshot {
         case .update(var e):
             e.pose = codec.normalized(e.pose)
             guard let base = baseline[e.id] else { return .full(e) }
-            let seqDelta = e.lastInputSequence &- base.lastInputSequence
-            guard seqDelta < 1 << 31 else { return .full(e) }
-            let updateBits = EliasGamma.bitCount(UInt64(seqDelta) + 1) + codec.deltaBits(from: base.pose, to: e.pose)
-            let fullBits = 32 + codec.fullBits(e.pose)
-            return updateBits <= fullBits ? .update(e, base: base, bits: updateBits) : .full(e)
+            return resolveUpdate(e, base: base, codec: codec)
         }
+    }
+
+    /// An update of the normalised state `e` against `base`: written as full when the input sequence went
+    /// back (or jumped ≥ 2^31) or when full is smaller.
+    static func resolveUpdate(_ e: ViewEntry, base: ViewEntry, codec: PoseCodec) -> Resolved {
+        let seqDelta = e.lastInputSequence &- base.lastInputSequence
+        guard seqDelta < 1 << 31 else { return .full(e) }
+        let updateBits = EliasGamma.bitCount(UInt64(seqDelta) + 1) + codec.deltaBits(from: base.pose, to: e.pose)
+        let fullBits = 32 + codec.fullBits(e.pose)
+        return updateBits <= fullBits ? .update(e, base: base, bits: updateBits) : .full(e)
     }
 
     static func writeBody<S: BitSink>(_ r: Resolved, codec: PoseCodec, into w: inout S) {
@@ -281,6 +287,59 @@ public enum DeltaSnapshot {
             sequence: sequence, serverTimeMicros: serverTimeMicros, baseline: baseline, resolved: resolved[...], codec: codec,
             partIndex: partIndex, partCount: partCount)
         return (bytes, SnapshotView(sequence: sequence, sorted: merge(baseline.avatars, resolved.lazy.map(\.resolved.asEntry))))
+    }
+
+    /// `encode(sequence:serverTimeMicros:baseline:entries:codec:partIndex:partCount:)` with entry bodies
+    /// taken from (and added to) `bodies`, which the caller resets once per tick (`EntryBodyCache`). The
+    /// bytes and the view are the same as without the cache; repeated bodies cost a copy of their bits.
+    public static func encode(
+        sequence: UInt32, serverTimeMicros: UInt64, baseline: SnapshotView, entries: [SnapshotEntry], codec: PoseCodec,
+        bodies: inout EntryBodyCache
+    ) -> (bytes: [UInt8], view: SnapshotView) {
+        precondition(sequence != 0, "DeltaSnapshot.encode: sequence 0 is the empty view")
+        precondition(isValidBaseline(baseline.sequence, for: sequence), "DeltaSnapshot.encode: baseline too old or not older")
+        precondition(entries.count <= Int(UInt16.max), "DeltaSnapshot.encode: at most 65535 entries per part")
+        var w = BitWriter(capacity: headerBits / 8 + entries.count * 16 + 8)
+        w.writeU8(MessageType.snapshot.rawValue)
+        w.writeU32(sequence)
+        w.writeU64(serverTimeMicros)
+        w.writeU32(baseline.sequence)
+        w.writeU8(0)
+        w.writeU8(1)
+        let countBit = w.bitCount
+        w.writeU16(0)  // entryCount, patched below once omitted leaves are known
+        var view: [ViewEntry] = []
+        view.reserveCapacity(baseline.avatars.count + entries.count)
+        let known = baseline.avatars
+        var k = 0
+        var previous: UInt16 = 0  // last id written (idGaps count from it)
+        var lastSeen = 0  // last id given (order check)
+        var written = 0
+        for entry in entries {
+            let id = entry.id
+            precondition(Int(id) > lastSeen, "DeltaSnapshot.encode: entries must be sorted by id ascending, each id once, ids ≥ 1")
+            lastSeen = Int(id)
+            // A leave of an avatar the baseline does not hold is omitted, idGap included.
+            if case .leave = entry, baseline[id] == nil { continue }
+            // The view: baseline avatars before this id stay; this id's old state is replaced.
+            while k < known.count && known[k].id < id {
+                view.append(known[k])
+                k &+= 1
+            }
+            if k < known.count && known[k].id == id { k &+= 1 }
+            EliasGamma.write(UInt64(id &- previous), into: &w)
+            previous = id
+            written &+= 1
+            if let state = bodies.write(entry, baseline: baseline, codec: codec, into: &w) { view.append(state) }
+        }
+        while k < known.count {
+            view.append(known[k])
+            k &+= 1
+        }
+        var bytes = w.finish()
+        bytes[countBit >> 3] = UInt8(truncatingIfNeeded: written)
+        bytes[(countBit >> 3) + 1] = UInt8(truncatingIfNeeded: written >> 8)
+        return (bytes, SnapshotView(sequence: sequence, sorted: view))
     }
 
     static func resolveAll(_ entries: [SnapshotEntry], baseline: SnapshotView, codec: PoseCodec) -> [(id: UInt16, resolved: Resolved)] {

@@ -5,7 +5,8 @@
 //
 // One operation is one tick as the server's spatial mode does it (Sources/AtriumServer/Shard/SnapshotComposer):
 // every avatar classified into an InterestAvatarTable (InterestContext.avatar, zones of the world) and moved in
-// the SpatialGrid, then per recipient RelevanceSet.update, PriorityScheduler.accumulate and select under an
+// the SpatialGrid, then per recipient RelevanceSet.update (a third of the recipients each tick, as the server's
+// relevanceIntervalTicks = 3), PriorityScheduler.accumulate and select under an
 // 8,000-bit budget, at most 64 avatars. Each recipient keeps its RelevanceSet and PriorityScheduler from tick to
 // tick, as on the server. Between ticks (not measured) everyone walks on by one tick's worth (1/30 s).
 //
@@ -95,6 +96,10 @@ struct InterestTick {
     var relevance: [RelevanceSet]
     var schedulers: [PriorityScheduler]
 
+    /// The server's default relevance interval (ticks).
+    static let relevanceInterval = 3
+    var tickCount = 0
+
     /// Totals of the last tick.
     var relevantPairs = 0
     var selectedPairs = 0
@@ -152,17 +157,18 @@ struct InterestTick {
             grid.update(id: id, position: w.position)
         }
         let table = self.table
-        let lookup: (UInt16) -> InterestAvatar? = { table[$0] }
         let costs = self.costs
         var relevantPairs = 0
         var selectedPairs = 0
         for i in relevance.indices {
             guard let me = table[UInt16(i + 1)] else { continue }
-            let relevant = relevance[i].update(
-                recipient: me, grid: grid, avatars: lookup, alwaysRelevant: table.alwaysRelevant, enterRadius: radius,
-                leaveMargin: Self.leaveMargin
-            ).relevant
-            schedulers[i].accumulate(recipient: me, relevant: relevant, avatars: lookup, radius: radius)
+            // The table forms, as the server's SnapshotComposer calls them; each recipient's relevant set is
+            // recomputed every third tick, recipients spread over the ticks (InterestSettings.relevanceIntervalTicks).
+            if (tickCount + i) % Self.relevanceInterval == 0 || relevance[i].relevant.isEmpty {
+                relevance[i].update(recipient: me, grid: grid, table: table, enterRadius: radius, leaveMargin: Self.leaveMargin)
+            }
+            let relevant = relevance[i].relevant
+            schedulers[i].accumulate(recipient: me, relevant: relevant, table: table, radius: radius)
             // A walking crowd: everyone relevant has moved, so everyone is a candidate.
             let pick = schedulers[i].select(
                 candidates: relevant, cost: { costs[Int($0)] }, budgetBits: Self.budgetBits, maxAvatars: Self.maxAvatars)
@@ -171,6 +177,7 @@ struct InterestTick {
         }
         self.relevantPairs = relevantPairs
         self.selectedPairs = selectedPairs
+        tickCount += 1
     }
 
     mutating func settle(ticks: Int) {

@@ -20,6 +20,11 @@ public struct InterestSettings: Sendable, Equatable {
     public var leaveMarginMetres: Float = 2
     /// "Spoke recently" (a priority boost) lasts this long after the speaking flag was last seen.
     public var speakingWindowMicros: UInt64 = 1_000_000
+    /// Each recipient's relevant set is recomputed every this many ticks, recipients spread evenly over the
+    /// ticks (priorities and deltas still run every tick). At walking speed two avatars close in by at most
+    /// ~0.1 m in 3 ticks, well inside the leave margin, so sets come out the same a tick or two later; the
+    /// relevance pass, the largest part of interest work, costs a third.
+    public var relevanceIntervalTicks: Int = 3
 
     public init() {}
 }
@@ -30,6 +35,8 @@ public struct InterestSettings: Sendable, Equatable {
 struct SnapshotComposer {
     struct Recipient {
         var relevance = RelevanceSet()
+        /// False until the first relevance pass (a new recipient gets one at once).
+        var hasRelevance = false
         var scheduler = PriorityScheduler()
         var views = SnapshotViewRing()
     }
@@ -53,6 +60,8 @@ struct SnapshotComposer {
     private var entries: [SnapshotEntry] = []
     /// Shared by every recipient's selection: no allocation per recipient.
     private var selectionScratch = SelectionScratch()
+    /// Entry bodies encoded once per tick and copied into every recipient's snapshot that needs them.
+    private var bodies = EntryBodyCache()
 
     init(world: WorldDefinition, settings: InterestSettings, snapshotMaxBytes: Int) {
         self.settings = settings
@@ -157,6 +166,7 @@ struct SnapshotComposer {
         context: InterestContext, counters: inout ShardCounters, send: (PeerHandle, [UInt8]) -> Void
     ) {
         prepareTick(nowMicros: nowMicros, order: order, avatars: avatars, codec: codec, context: context)
+        bodies.beginTick()
         let budget = budgetBits
         // Work arrays are moved into locals for the loop: the cost closure captures them by reference, so
         // resetting them per recipient never copies (a `let` copy captured there would make each reset a
@@ -178,9 +188,13 @@ struct SnapshotComposer {
         for id in order {
             guard let me = table[id], let avatar = avatars[id] else { continue }
             var recipient = recipients.removeValue(forKey: id) ?? Recipient()
-            let relevant = recipient.relevance.update(
-                recipient: me, grid: grid, table: table, enterRadius: radius, leaveMargin: settings.leaveMarginMetres
-            ).relevant
+            let interval = UInt32(max(1, settings.relevanceIntervalTicks))
+            if !recipient.hasRelevance || (sequence &+ UInt32(id)) % interval == 0 {
+                recipient.relevance.update(
+                    recipient: me, grid: grid, table: table, enterRadius: radius, leaveMargin: settings.leaveMarginMetres)
+                recipient.hasRelevance = true
+            }
+            let relevant = recipient.relevance.relevant
             recipient.scheduler.accumulate(recipient: me, relevant: relevant, table: table, radius: radius)
             let baseline = recipient.views.baseline(acknowledged: avatar.ackedSnapshot, for: sequence)
             if baseline.sequence != 0 { counters.snapshotsFromBaseline += 1 }
@@ -241,7 +255,8 @@ struct SnapshotComposer {
             entries.sort { $0.id < $1.id }
 
             let (bytes, view) = DeltaSnapshot.encode(
-                sequence: sequence, serverTimeMicros: nowMicros, baseline: baseline, entries: entries, codec: codec)
+                sequence: sequence, serverTimeMicros: nowMicros, baseline: baseline, entries: entries, codec: codec,
+                bodies: &bodies)
             recipient.views.insert(view)
             recipients[id] = recipient
             send(avatar.peer, bytes)
