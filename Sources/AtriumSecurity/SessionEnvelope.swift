@@ -11,7 +11,7 @@ public enum SessionEnvelope {
     public static let tagByteCount = 16
     /// Bytes a sealed datagram adds to its plaintext.
     public static let overhead = sequenceByteCount + tagByteCount
-    /// Sequences accepted out of order behind the highest one seen.
+    /// Sequences accepted out of order behind the highest one seen on the same channel.
     public static let replayWindow: UInt64 = 256
 
     static func nonce(direction: SessionDirection, sequence: UInt64) -> [UInt8] {

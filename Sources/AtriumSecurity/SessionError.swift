@@ -6,9 +6,10 @@ public enum SessionError: Error, Sendable, Equatable, CustomStringConvertible {
     case truncated(length: Int)
     /// The tag did not verify: altered bytes, the wrong key, direction or channel.
     case forged
-    /// This sequence number was already accepted.
+    /// This sequence number was already accepted (on this channel).
     case replayed(sequence: UInt64)
-    /// Older than the replay window (256 below the highest accepted sequence) or below the starting sequence.
+    /// Older than the channel's replay window (256 or more below the highest sequence accepted on that
+    /// channel) or below the opener's starting sequence.
     case tooOld(sequence: UInt64)
     /// The sealer used sequence UInt64.max; it never wraps (a wrapped nonce would repeat under the same key).
     case sequenceExhausted

@@ -134,3 +134,25 @@ import Testing
         #expect(SessionEnvelope.aad(direction: .serverToClient, channel: 3) == [1, 1, 3])
     }
 }
+
+@Suite struct SessionChannelWindowTests {
+    /// A reliable control message delayed behind hundreds of state datagrams (an ENet retransmission) still
+    /// opens: windows are per channel. Replays are still caught, on every channel.
+    @Test func delayedReliableMessageOpensBehindOtherChannels() throws {
+        var (sealer, opener) = try SessionEnvelopeTests.pair()
+        let control = try sealer.seal([0xC0], channel: 0)               // seq 0 on channel 0
+        var state: [[UInt8]] = []
+        for n in 0..<1000 { state.append(try sealer.seal([UInt8(n & 0xFF)], channel: 1)) }
+        for datagram in state { _ = try opener.open(datagram, channel: 1) }
+        #expect(opener.highestSequence == 1000 && opener.highestSequence(channel: 0) == nil)
+        let opened = try opener.open(control, channel: 0)
+        #expect(opened == [0xC0])
+        #expect(opener.highestSequence(channel: 0) == 0 && opener.highestSequence(channel: 1) == 1000)
+        #expect(throws: SessionError.replayed(sequence: 0)) { try opener.open(control, channel: 0) }
+        #expect(throws: SessionError.replayed(sequence: 1000)) { try opener.open(state[999], channel: 1) }
+        #expect(throws: SessionError.tooOld(sequence: 1)) { try opener.open(state[0], channel: 1) }
+        // Moving a datagram to another channel to dodge that channel's window fails authentication.
+        #expect(throws: SessionError.forged) { try opener.open(state[0], channel: 0) }
+        #expect(throws: SessionError.forged) { try opener.open(state[0], channel: 2) }
+    }
+}
