@@ -1,0 +1,86 @@
+import AtriumCrypto
+
+/// Seals one direction of a session: `seq u64 LE ‖ ciphertext ‖ tag16` (layout in `SessionEnvelope`).
+///
+/// Sequences count up from the starting sequence, one per datagram, and never wrap: after sealing
+/// UInt64.max every further `seal` throws `.sequenceExhausted` (the peer must reconnect with a new token and
+/// keys). Copies of a sealer share one counter and one OpenSSL context (reference-backed state), so copying
+/// a sealer — e.g. with the `Session` struct that holds it — can never make two datagrams with the same
+/// nonce. Not thread-safe: seal from one thread at a time.
+public struct SessionSealer {
+    private final class State {
+        let context: ChaChaPolyContext
+        var next: UInt64
+        var exhausted = false
+        /// Label ‖ seq: bytes 4..<12 rewritten per datagram (no allocation).
+        var nonce: [UInt8]
+        /// version ‖ direction ‖ channel: byte 2 rewritten per datagram.
+        var aad: [UInt8]
+
+        init(context: ChaChaPolyContext, direction: SessionDirection, next: UInt64) {
+            self.context = context
+            self.next = next
+            nonce = SessionEnvelope.nonce(direction: direction, sequence: 0)
+            aad = SessionEnvelope.aad(direction: direction, channel: 0)
+        }
+    }
+
+    public let direction: SessionDirection
+    private let state: State
+
+    /// - Parameter sequence: the first sequence to use (0 for a new session; tests start near 2^64).
+    public init(key: SecretKey, direction: SessionDirection, startingAt sequence: UInt64 = 0) throws(SessionError) {
+        self.direction = direction
+        do {
+            state = State(context: try ChaChaPolyContext(key: key.bytes, operation: .seal), direction: direction, next: sequence)
+        } catch {
+            throw .cryptoFailure(error)
+        }
+    }
+
+    /// The sequence the next datagram will carry, or nil once UInt64.max has been used.
+    public var nextSequence: UInt64? { state.exhausted ? nil : state.next }
+
+    public mutating func seal(_ plaintext: [UInt8], channel: UInt8) throws(SessionError) -> [UInt8] {
+        guard !state.exhausted else { throw .sequenceExhausted }
+        let limit = Int(Int32.max) - SessionEnvelope.overhead
+        guard plaintext.count <= limit else { throw .tooLarge(length: plaintext.count) }
+        let state = self.state
+        let sequence = state.next
+        state.nonce.withUnsafeMutableBytes { $0.storeBytes(of: sequence.littleEndian, toByteOffset: 4, as: UInt64.self) }
+        state.aad[2] = channel
+        var failure: CryptoError?
+        let datagram = [UInt8](unsafeUninitializedCapacity: SessionEnvelope.overhead + plaintext.count) { buffer, count in
+            let out = UnsafeMutableRawBufferPointer(buffer)
+            out.storeBytes(of: sequence.littleEndian, as: UInt64.self)
+            // Pointers are valid only inside these closures; OpenSSL writes ciphertext ‖ tag after the
+            // 8 sequence bytes (the buffer holds exactly overhead + plaintext.count).
+            failure = state.nonce.withUnsafeBytes { nonce in
+                state.aad.withUnsafeBytes { aad in
+                    plaintext.withUnsafeBytes { input in
+                        capture { () throws(CryptoError) in
+                            try state.context.seal(
+                                nonce: nonce, aad: aad, plaintext: input,
+                                into: UnsafeMutableRawBufferPointer(rebasing: out[SessionEnvelope.sequenceByteCount...]))
+                        }
+                    }
+                }
+            }
+            count = failure == nil ? buffer.count : 0
+        }
+        if let failure { throw .cryptoFailure(failure) }
+        // Advance only once the datagram exists; UInt64.max is used once and then the sealer is spent.
+        if sequence == .max { state.exhausted = true } else { state.next = sequence + 1 }
+        return datagram
+    }
+}
+
+/// Runs a typed-throwing body inside the stdlib's untyped-rethrowing pointer closures, carrying the error out.
+func capture(_ body: () throws(CryptoError) -> Void) -> CryptoError? {
+    do {
+        try body()
+        return nil
+    } catch {
+        return error
+    }
+}
