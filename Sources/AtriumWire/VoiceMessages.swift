@@ -91,7 +91,7 @@ public enum VoiceModeReason: UInt8, CaseIterable, Sendable {
 
 /// Client → server, channel 2: one Opus packet of the client's microphone.
 public struct VoiceFrame: Equatable, Sendable {
-    /// +1 per packet sent (wraps); listeners reorder and detect loss with it.
+    /// Frame slot of the sender's clock: +1 per packet, and on through silences (wraps); PROTOCOL.md §17.1.
     public var sequence: UInt16
     public var level: VoiceLevel
     /// One Opus packet (RFC 6716), 1…1275 bytes; 20 ms by default, 10–60 ms allowed.
