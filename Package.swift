@@ -28,6 +28,7 @@ let package = Package(
         .library(name: "AtriumWorld", targets: ["AtriumWorld"]),
         .library(name: "AtriumServer", targets: ["AtriumServer"]),
         .library(name: "AtriumTransport", targets: ["AtriumTransport"]),
+        .library(name: "AtriumVoice", targets: ["AtriumVoice"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -123,6 +124,7 @@ let package = Package(
             name: "AtriumBehavioursTests", dependencies: ["AtriumBehaviours", "AtriumWorld", "AtriumWire"],
             swiftSettings: strict),
         .testTarget(name: "AtriumReportTests", dependencies: ["AtriumReport"], swiftSettings: strict),
+        .testTarget(name: "AtriumClientTests", dependencies: ["AtriumClient"], swiftSettings: strict),
         .testTarget(name: "AtriumBotsTests", dependencies: ["AtriumBots", "AtriumServer"], swiftSettings: strict),
     ]
 )

@@ -49,5 +49,18 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "Voice",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "AtriumVoice", package: "Atrium"),
+                .product(name: "AtriumWire", package: "Atrium"),
+                .product(name: "AtriumWorld", package: "Atrium"),
+            ],
+            path: "Benchmarks/Voice",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

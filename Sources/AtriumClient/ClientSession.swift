@@ -16,6 +16,10 @@ public enum ClientEvent: Equatable, Sendable {
     /// A PONG; the round trip it measured.
     case pong(roundTripMicros: UInt64)
     case closing(Closing)
+    /// Voice frames for this client (relay mode: one per chosen speaker; mix mode: the mixed stream).
+    case voiceBundle(VoiceBundle)
+    /// The voice mode the server granted (answer to VOICE_SETUP, or a change).
+    case voiceMode(VoiceModeGrant)
     /// The server sent something this client cannot decode (it is ignored).
     case undecodable(WireError)
 }
@@ -212,6 +216,10 @@ public struct ClientSession: Sendable {
         case .closing(let closing):
             phase = .ended(closing.reason)
             return .closing(closing)
+        case .voiceBundle(let bundle):
+            return .voiceBundle(bundle)
+        case .voiceMode(let grant):
+            return .voiceMode(grant)
         }
     }
 

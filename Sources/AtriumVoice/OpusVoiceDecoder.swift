@@ -48,6 +48,30 @@ public final class OpusVoiceDecoder {
         return try run(nextPacket, frameSamples: frameSamples, fec: true, context: "opus_decode(FEC)")
     }
 
+    /// Decodes `packet` (nil: conceal `frameSamples` of loss) into `output`, which must hold
+    /// `frameSamples × channels` samples; returns the samples per channel written. No allocation: the
+    /// mixer's path. `frameSamples` bounds what a packet may decode to (at most 120 ms).
+    func decode(
+        _ packet: UnsafeBufferPointer<UInt8>?, frameSamples: Int, into output: UnsafeMutableBufferPointer<Int16>
+    ) throws(OpusError) -> Int {
+        guard frameSamples > 0, output.count >= frameSamples * channels, let out = output.baseAddress else {
+            throw .badArgument("output buffer smaller than \(frameSamples) × \(channels) samples")
+        }
+        let decoded: Int32
+        if let packet, let input = packet.baseAddress, !packet.isEmpty {
+            guard packet.count <= Int(Int32.max) else { throw .badArgument("packet too large") }
+            // C call: opus reads packet.count bytes and writes at most frameSamples × channels samples,
+            // which output holds (checked above); both pointers are valid for this call.
+            decoded = opus_decode(decoder, input, Int32(packet.count), out, Int32(frameSamples), 0)
+        } else {
+            try validateConcealment(frameSamples)
+            // C call: NULL/0 asks for concealment of frameSamples samples into output (large enough).
+            decoded = opus_decode(decoder, nil, 0, out, Int32(frameSamples), 0)
+        }
+        guard decoded >= 0 else { throw OpusError(code: decoded, context: "opus_decode") }
+        return Int(decoded)
+    }
+
     /// Duration in samples per channel of the last decoded or concealed frame.
     public var lastPacketDurationSamples: Int {
         var samples: Int32 = 0

@@ -74,6 +74,21 @@ public final class OpusVoiceEncoder {
         return rc == OPUS_OK ? Int(samples) : 0
     }
 
+    /// Encodes one frame of `frameSamples` samples per channel from `pcm` into `packet`; returns the packet's
+    /// length. No allocation: the mixer's path.
+    func encode(
+        _ pcm: UnsafeBufferPointer<Int16>, frameSamples: Int, into packet: UnsafeMutableBufferPointer<UInt8>
+    ) throws(OpusError) -> Int {
+        guard OpusFormat.isEncodableFrame(frameSamples, sampleRate: sampleRate), pcm.count >= frameSamples * channels,
+            let input = pcm.baseAddress, let output = packet.baseAddress, !packet.isEmpty
+        else { throw .badArgument("\(pcm.count) samples is not a \(frameSamples)-sample frame for \(channels) channel(s)") }
+        // C call: opus reads frameSamples × channels samples (checked above) and writes at most packet.count
+        // bytes; both pointers are valid for this call.
+        let length = opus_encode(encoder, input, Int32(frameSamples), output, Int32(Swift.min(packet.count, Int(Int32.max))))
+        guard length > 0 else { throw OpusError(code: length, context: "opus_encode") }
+        return Int(length)
+    }
+
     /// Encodes exactly one frame. `pcm` holds `channels × frameSize` interleaved
     /// samples, where frameSize is 2.5, 5, 10, 20, 40 or 60 ms at ``sampleRate``.
     public func encode(_ pcm: [Int16]) throws(OpusError) -> [UInt8] {

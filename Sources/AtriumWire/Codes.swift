@@ -21,7 +21,7 @@ public enum Channel: UInt8, Sendable, CaseIterable {
     case control = 0
     /// Unreliable, sequenced (ENet drops packets older than the newest received): poses, snapshots, ping/pong.
     case state = 1
-    /// Unreliable, unsequenced. Reserved for voice in a later version; nothing is sent there in v2.
+    /// Unreliable, unsequenced: VOICE and VOICE_BUNDLE (PROTOCOL.md §17).
     case voice = 2
 
     public static let count = 3
@@ -167,6 +167,10 @@ public enum MessageType: UInt8, CaseIterable, Sendable {
     case pose = 0x02
     case chat = 0x03
     case ping = 0x04
+    // client → server, voice (VoiceMessages.swift)
+    case voice = 0x10
+    case voiceSetup = 0x11
+    case voiceControl = 0x12
     // server → client
     case welcome = 0x81
     case deny = 0x82
@@ -176,4 +180,7 @@ public enum MessageType: UInt8, CaseIterable, Sendable {
     case chatRelay = 0x86
     case pong = 0x87
     case closing = 0x88
+    // server → client, voice
+    case voiceBundle = 0x90
+    case voiceMode = 0x91
 }

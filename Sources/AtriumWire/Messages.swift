@@ -16,6 +16,7 @@
 //   0x86 CHAT_RELAY    ch0  u16 fromAvatarId, string16 text
 //   0x87 PONG    ch1  u64 clientTimeMicros, u64 serverTimeMicros
 //   0x88 CLOSING ch0  u8 reason, string8 detail
+// voice: VOICE 0x10, VOICE_SETUP 0x11, VOICE_CONTROL 0x12, VOICE_BUNDLE 0x90, VOICE_MODE 0x91 (VoiceMessages.swift)
 //
 // Encoders cut strings that are longer than their field's limit at a scalar boundary, and otherwise write
 // what they are given; validate user input with `WireLimits.isValid…` first. Decoders check everything.
@@ -292,6 +293,9 @@ public enum ClientMessage: Equatable, Sendable {
     case pose(PoseInput)
     case chat(ChatSend)
     case ping(Ping)
+    case voice(VoiceFrame)
+    case voiceSetup(VoiceSetup)
+    case voiceControl(VoiceControl)
 
     public var type: MessageType {
         switch self {
@@ -299,13 +303,17 @@ public enum ClientMessage: Equatable, Sendable {
         case .pose: .pose
         case .chat: .chat
         case .ping: .ping
+        case .voice: .voice
+        case .voiceSetup: .voiceSetup
+        case .voiceControl: .voiceControl
         }
     }
 
     public var channel: Channel {
         switch self {
-        case .hello, .chat: .control
+        case .hello, .chat, .voiceSetup, .voiceControl: .control
         case .pose, .ping: .state
+        case .voice: .voice
         }
     }
 
@@ -340,6 +348,18 @@ public enum ClientMessage: Equatable, Sendable {
             w = BitWriter(capacity: 16)
             w.writeU8(MessageType.ping.rawValue)
             w.writeU64(m.clientTimeMicros)
+        case .voice(let m):
+            w = BitWriter(capacity: 8 + m.opus.count)
+            m.write(to: &w)
+        case .voiceSetup(let m):
+            w = BitWriter(capacity: 8)
+            w.writeU8(MessageType.voiceSetup.rawValue)
+            w.writeU8(m.requestedMode.rawValue)
+        case .voiceControl(let m):
+            w = BitWriter(capacity: 8)
+            w.writeU8(MessageType.voiceControl.rawValue)
+            w.writeU8(m.action.rawValue)
+            w.writeU16(m.target)
         }
         return w.finish()
     }
@@ -368,6 +388,12 @@ public enum ClientMessage: Equatable, Sendable {
             message = .chat(ChatSend(text: try r.readChatText()))
         case .ping:
             message = .ping(Ping(clientTimeMicros: try r.readU64()))
+        case .voice:
+            message = .voice(try VoiceFrame.read(from: &r))
+        case .voiceSetup:
+            message = .voiceSetup(VoiceSetup(requestedMode: try r.readVoiceMode(field: "requestedMode")))
+        case .voiceControl:
+            message = .voiceControl(try r.readVoiceControl())
         default:
             throw .unknownMessageType(t)
         }
@@ -388,6 +414,8 @@ public enum ServerMessage: Equatable, Sendable {
     case chat(ChatRelay)
     case pong(Pong)
     case closing(Closing)
+    case voiceBundle(VoiceBundle)
+    case voiceMode(VoiceModeGrant)
 
     public var type: MessageType {
         switch self {
@@ -399,12 +427,15 @@ public enum ServerMessage: Equatable, Sendable {
         case .chat: .chatRelay
         case .pong: .pong
         case .closing: .closing
+        case .voiceBundle: .voiceBundle
+        case .voiceMode: .voiceMode
         }
     }
 
     public var channel: Channel {
         switch self {
         case .snapshot, .pong: .state
+        case .voiceBundle: .voice
         default: .control
         }
     }
@@ -466,6 +497,14 @@ public enum ServerMessage: Equatable, Sendable {
             w.writeU8(MessageType.closing.rawValue)
             w.writeU8(m.reason.rawValue)
             w.writeString8(m.detail, limit: WireLimits.maxDetailBytes)
+        case .voiceBundle(let m):
+            w = BitWriter(capacity: 2 + m.frames.reduce(0) { $0 + VoiceBundle.frameBytes(opusLength: $1.opus.count) })
+            m.write(to: &w)
+        case .voiceMode(let m):
+            w = BitWriter(capacity: 8)
+            w.writeU8(MessageType.voiceMode.rawValue)
+            w.writeU8(m.mode.rawValue)
+            w.writeU8(m.reason.rawValue)
         }
         return w.finish()
     }
@@ -522,6 +561,10 @@ public enum ServerMessage: Equatable, Sendable {
             let reason = try r.readReason()
             let detail = try r.readDetail()
             message = .closing(Closing(reason: reason, detail: detail))
+        case .voiceBundle:
+            message = .voiceBundle(try VoiceBundle.read(from: &r))
+        case .voiceMode:
+            message = .voiceMode(try r.readVoiceModeGrant())
         default:
             throw .unknownMessageType(t)
         }

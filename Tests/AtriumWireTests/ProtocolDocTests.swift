@@ -62,6 +62,15 @@ import Testing
         "ping": .client(.ping(Ping(clientTimeMicros: 1_000_000))),
         "pong": .server(.pong(Pong(clientTimeMicros: 1_000_000, serverTimeMicros: 987_654_321))),
         "closing": .server(.closing(Closing(reason: .malformedMessage, detail: "bad POSE"))),
+        // Voice (§17).
+        "voice": .client(.voice(VoiceFrame(sequence: 513, level: VoiceLevel(rawValue: 0x97), opus: [0x48, 0x8A, 0x1C, 0x37, 0xF0]))),
+        "voice_bundle": .server(.voiceBundle(VoiceBundle(frames: [
+            .init(speakerId: 7, sequence: 513, level: VoiceLevel(voiceActivity: true, minusDBov: 23), opus: [0x48, 0x8A, 0x1C, 0x37, 0xF0]),
+            .init(speakerId: VoiceBundle.mixedSpeakerId, sequence: 40, level: VoiceLevel(voiceActivity: true, minusDBov: 35), opus: [0xFC, 0xFF]),
+        ]))),
+        "voice_setup": .client(.voiceSetup(VoiceSetup(requestedMode: .mix))),
+        "voice_mode": .server(.voiceMode(VoiceModeGrant(mode: .relay, reason: .mixCapacityFull))),
+        "voice_control": .client(.voiceControl(VoiceControl(action: .block, target: 9))),
     ]
 
     /// docs/PROTOCOL.md, found from this file: Tests/AtriumWireTests/<file>.swift → package root.
@@ -138,7 +147,8 @@ import Testing
     @Test func requiredExamplesAreDocumented() throws {
         let names = Set(try Self.documentedExamples(Self.protocolDocument()).map(\.name))
         for required in ["hello", "welcome", "deny", "pose_no_hands", "pose_both_hands", "snapshot", "snapshot_delta", "avatar_joined",
-                         "avatar_left", "chat", "chat_relay", "ping", "pong", "closing"] {
+                         "avatar_left", "chat", "chat_relay", "ping", "pong", "closing",
+                         "voice", "voice_bundle", "voice_setup", "voice_mode", "voice_control"] {
             #expect(names.contains(required), "missing example \(required)")
         }
     }

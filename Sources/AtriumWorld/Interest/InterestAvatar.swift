@@ -19,9 +19,15 @@ public struct InterestZoneContext: Sendable, Equatable {
     /// The bit of the avatar's own broadcast zone in `broadcastMembership`, 0 when it has none
     /// (then zones are compared by index).
     @usableFromInline var broadcastBit: UInt64
+    /// Index of the innermost acoustically isolating zone around the avatar, −1 for none (voice routing).
+    @usableFromInline var acousticIndex: Int16
 
     /// A context for synthetic avatars (tests, tools). Zone indices are into `WorldDefinition.zones`.
-    public init(visualZone: Int? = nil, broadcastZone: Int? = nil, broadcastWorld: Bool = false, alwaysRelevant: Bool = false) {
+    public init(
+        visualZone: Int? = nil, broadcastZone: Int? = nil, broadcastWorld: Bool = false, alwaysRelevant: Bool = false,
+        acousticZone: Int? = nil
+    ) {
+        self.acousticIndex = Int16(clamping: acousticZone ?? -1)
         self.visualIndex = Int16(clamping: visualZone ?? -1)
         self.broadcastIndex = Int16(clamping: broadcastZone ?? -1)
         self.broadcastWorld = broadcastWorld
@@ -35,6 +41,8 @@ public struct InterestZoneContext: Sendable, Equatable {
 
     /// Index in `WorldDefinition.zones` of the innermost visually isolating zone, or nil.
     public var visualZone: Int? { visualIndex < 0 ? nil : Int(visualIndex) }
+    /// Index in `WorldDefinition.zones` of the innermost acoustically isolating zone, or nil.
+    public var acousticZone: Int? { acousticIndex < 0 ? nil : Int(acousticIndex) }
     /// Index in `WorldDefinition.zones` of the innermost zone whose broadcast is not `none`, or nil.
     public var broadcastZone: Int? { broadcastIndex < 0 ? nil : Int(broadcastIndex) }
 
@@ -42,6 +50,11 @@ public struct InterestZoneContext: Sendable, Equatable {
     /// both inside the same innermost one.
     @inlinable
     public func sharesSight(with other: InterestZoneContext) -> Bool { visualIndex == other.visualIndex }
+
+    /// True when the two sides may hear each other: both outside any acoustically isolating zone, or
+    /// both inside the same innermost one.
+    @inlinable
+    public func sharesHearing(with other: InterestZoneContext) -> Bool { acousticIndex == other.acousticIndex }
 
     /// True when a `broadcast: zone` broadcaster with context `broadcaster` reaches an avatar with
     /// this context: this avatar stands inside the broadcaster's broadcast zone.
@@ -115,6 +128,8 @@ public struct InterestContext: Sendable {
 
     /// Visually isolating zones, innermost first.
     let visual: [Entry]
+    /// Acoustically isolating zones, innermost first (voice routing).
+    let acoustic: [Entry]
     /// Zones with `broadcast` ≠ `none`, innermost first.
     let broadcasting: [Entry]
     let broadcastRoleMask: UInt16
@@ -127,6 +142,8 @@ public struct InterestContext: Sendable {
     let lookupInverseCell: Float
     let visualStart: [Int32]
     let visualItems: [Int16]
+    let acousticStart: [Int32]
+    let acousticItems: [Int16]
     let broadcastStart: [Int32]
     let broadcastItems: [Int16]
 
@@ -168,6 +185,12 @@ public struct InterestContext: Sendable {
         for i in order where zones[i].isolation.visual { visual.append(entry(i)) }
         self.visual = visual
         self.broadcasting = broadcasting
+        var acoustic: [Entry] = []
+        for i in order where zones[i].isolation.acoustic {
+            // Only containment is asked of these (no broadcast bit).
+            acoustic.append(Entry(index: Int16(clamping: i), shape: zones[i].shape, reach: .none, alwaysRelevantRoles: 0, bit: 0))
+        }
+        self.acoustic = acoustic
 
         // Lookup grid: up to 32 × 32 cells over the world's x–z extent.
         let b = world.bounds
@@ -202,6 +225,7 @@ public struct InterestContext: Sendable {
             return (start, items)
         }
         (self.visualStart, self.visualItems) = build(visual)
+        (self.acousticStart, self.acousticItems) = build(acoustic)
         (self.broadcastStart, self.broadcastItems) = build(broadcasting)
     }
 
@@ -220,6 +244,13 @@ public struct InterestContext: Sendable {
             let e = visual[Int(visualItems[k])]
             if e.shape.contains(p) {
                 context.visualIndex = e.index
+                break
+            }
+        }
+        for k in Int(acousticStart[cell])..<Int(acousticStart[cell + 1]) {
+            let e = acoustic[Int(acousticItems[k])]
+            if e.shape.contains(p) {
+                context.acousticIndex = e.index
                 break
             }
         }
