@@ -28,126 +28,110 @@ public enum VoiceAudioLevel {
     }
 }
 
-/// One speaker's contribution to a mixed frame.
-public struct VoiceMixInput {
+/// One speaker in a listener's mix: who, at what distance gain, and from which direction.
+public struct VoiceMixSource: Sendable, Equatable {
     public var speakerId: UInt16
-    /// The speaker's Opus packet for this frame, or nil when it did not arrive (concealed, or taken from
-    /// what a longer earlier packet left over).
-    public var packet: [UInt8]?
     /// Distance gain (`VoiceRoute.gain`).
     public var gain: Float
     /// Where the speaker is around the listener's head, radians: 0 ahead, +π/2 right, −π/2 left, ±π behind
     /// (`VoiceMixer.azimuth`).
     public var azimuth: Float
 
-    public init(speakerId: UInt16, packet: [UInt8]?, gain: Float, azimuth: Float) {
+    public init(speakerId: UInt16, gain: Float, azimuth: Float) {
         self.speakerId = speakerId
-        self.packet = packet
         self.gain = gain
         self.azimuth = azimuth
     }
 }
 
-/// One mixed frame: a 20 ms stereo Opus packet and its RFC 6464 level.
+/// One mixed frame: a 20 ms stereo Opus packet, its RFC 6464 level, and the mixed stream's own sequence
+/// (the `sequence` of its VOICE_BUNDLE frame with speaker id 0).
 public struct VoiceMixOutput: Equatable, Sendable {
     public var packet: [UInt8]
     public var level: UInt8
+    public var sequence: UInt16
+    /// Sources that were mixed (those found in the period's decoded frames).
+    public var mixedSources: Int
 }
 
-/// Server mix mode for one listener: decodes the chosen speakers (48 kHz mono, one decoder per speaker,
-/// kept from frame to frame), applies each one's distance gain and a constant-power stereo pan from its
-/// azimuth relative to the listener's head, sums, soft-clips and encodes one stereo Opus stream of 20 ms
-/// frames. Call `mix` once per 20 ms with the frames the router chose for this listener.
-///
-/// Not thread-safe (it owns Opus state): one mixer per listener, used from one thread at a time.
-public final class VoiceMixer {
-    /// 20 ms at 48 kHz.
-    public static let frameSamples = 960
-    /// Decoders of speakers absent from this many consecutive mixes are dropped (1 s).
-    public static let idleFramesBeforeEviction = 50
+/// How a mixer encodes its listener's stream.
+public struct VoiceMixEncoding: Sendable, Equatable {
+    /// Stereo output, bits per second.
+    public var bitrate: Int32
+    /// Opus encoder complexity 0…10: the bulk of a mixed listener's cost (Benchmarks/README.md, Voice).
+    public var complexity: Int32
+    public var application: OpusApplication
 
-    final class Speaker {
-        let decoder: OpusVoiceDecoder
-        /// Decoded samples not mixed yet (a 40 or 60 ms packet leaves some for the next frames).
-        var pending: [Int16] = []
-        var lastUsed = 0
-        init(_ decoder: OpusVoiceDecoder) { self.decoder = decoder }
+    public init(bitrate: Int32 = 40_000, complexity: Int32 = 1, application: OpusApplication = .voip) {
+        self.bitrate = bitrate
+        self.complexity = complexity
+        self.application = application
     }
 
+    /// What the server uses: 40 kbit/s stereo, complexity 1, VOIP.
+    public static let server = VoiceMixEncoding()
+}
+
+/// Server mix mode for one listener, second half: takes the period's `VoiceDecodedFrames` (decoded once for
+/// every listener by `VoiceDecodeStage`), applies each chosen speaker's distance gain and a constant-power
+/// stereo pan from its azimuth relative to the listener's head, sums, soft-clips and encodes one stereo Opus
+/// stream of 20 ms frames. Call `mix` once per 20 ms.
+///
+/// Not thread-safe (it owns an Opus encoder): one mixer per listener, used from one thread at a time;
+/// different listeners' mixers may run on different threads over the same `VoiceDecodedFrames`.
+public final class VoiceMixer {
+    /// 20 ms at 48 kHz.
+    public static let frameSamples = VoiceDecodeStage.frameSamples
+
     private let encoder: OpusVoiceEncoder
-    private var speakers: [UInt16: Speaker] = [:]
-    private var frame = 0
-    private var left: [Float]
-    private var right: [Float]
-    private var decoded: [Int16]
+    private var sum: [Float]
     private var interleaved: [Int16]
     private var packet: [UInt8]
+    private var sequence: UInt16 = 0
 
-    /// Packets that failed to decode (they are concealed instead).
-    public private(set) var decodeFailures = 0
+    public let encoding: VoiceMixEncoding
 
-    /// - Parameters:
-    ///   - bitrate: of the stereo output stream, bits per second.
-    ///   - complexity: Opus encoder complexity 0…10; lower is cheaper for the server.
-    public init(bitrate: Int32 = 48_000, complexity: Int32 = 5) throws(OpusError) {
-        encoder = try OpusVoiceEncoder(channels: 2, bitrate: bitrate, application: .voip)
-        try encoder.setComplexity(complexity)
-        left = Array(repeating: 0, count: Self.frameSamples)
-        right = Array(repeating: 0, count: Self.frameSamples)
-        decoded = Array(repeating: 0, count: 5760)  // up to 120 ms mono
+    public init(encoding: VoiceMixEncoding = .server) throws(OpusError) {
+        self.encoding = encoding
+        encoder = try OpusVoiceEncoder(channels: 2, bitrate: encoding.bitrate, application: encoding.application)
+        try encoder.setComplexity(encoding.complexity)
+        sum = Array(repeating: 0, count: 2 * Self.frameSamples)
         interleaved = Array(repeating: 0, count: 2 * Self.frameSamples)
         packet = Array(repeating: 0, count: 1275)
     }
 
-    /// Speakers whose decoders this mixer holds.
-    public var speakerCount: Int { speakers.count }
-
-    /// Drops a speaker's decoder (it left, or stopped being chosen); a later frame starts a fresh one.
-    public func removeSpeaker(_ id: UInt16) { speakers[id] = nil }
-
-    /// Mixes one 20 ms frame of `inputs` (a speaker at most once) into one stereo Opus packet.
-    public func mix(_ inputs: [VoiceMixInput]) throws(OpusError) -> VoiceMixOutput {
-        frame += 1
+    /// Mixes one 20 ms frame of `sources` (a speaker at most once; speakers absent from `frames` are left
+    /// out) into one stereo Opus packet. With nothing to mix it encodes silence (level without voice
+    /// activity), which keeps the listener's decoder and the stream's sequence going.
+    public func mix(_ sources: [VoiceMixSource], from frames: VoiceDecodedFrames) throws(OpusError) -> VoiceMixOutput {
         let n = Self.frameSamples
-        for k in 0..<n {
-            left[k] = 0
-            right[k] = 0
-        }
-        for input in inputs {
-            let speaker: Speaker
-            if let known = speakers[input.speakerId] {
-                speaker = known
-            } else {
-                speaker = Speaker(try OpusVoiceDecoder(channels: 1))
-                speakers[input.speakerId] = speaker
-            }
-            speaker.lastUsed = frame
-            try fill(speaker, with: input.packet)
-            let (gl, gr) = Self.pan(azimuth: input.azimuth)
-            let l = gl * input.gain / 32768, r = gr * input.gain / 32768
-            left.withUnsafeMutableBufferPointer { left in
-                right.withUnsafeMutableBufferPointer { right in
-                    speaker.pending.withUnsafeBufferPointer { pcm in
-                        for k in 0..<n {
-                            let v = Float(pcm[k])
-                            left[k] += v * l
-                            right[k] += v * r
-                        }
+        var mixed = 0
+        sum.withUnsafeMutableBufferPointer { sum in
+            for k in 0..<2 * n { sum[k] = 0 }
+            frames.samples.withUnsafeBufferPointer { all in
+                for source in sources {
+                    guard let slot = frames.slots[source.speakerId] else { continue }
+                    mixed += 1
+                    let (gl, gr) = Self.pan(azimuth: source.azimuth)
+                    let l = gl * source.gain, r = gr * source.gain
+                    let base = slot * n
+                    for k in 0..<n {
+                        let v = all[base + k]
+                        sum[2 * k] += v * l
+                        sum[2 * k + 1] += v * r
                     }
                 }
             }
-            speaker.pending.removeFirst(n)
         }
-        // Forget speakers that have not been mixed for a while.
-        if frame % Self.idleFramesBeforeEviction == 0 {
-            speakers = speakers.filter { frame - $0.value.lastUsed < Self.idleFramesBeforeEviction }
-        }
-        var sum = 0.0
-        for k in 0..<n {
-            let l = Self.softClip(left[k]), r = Self.softClip(right[k])
-            interleaved[2 * k] = Int16(l * 32767)
-            interleaved[2 * k + 1] = Int16(r * 32767)
-            sum += Double(l * l + r * r)
+        var energy: Float = 0
+        sum.withUnsafeBufferPointer { sum in
+            interleaved.withUnsafeMutableBufferPointer { out in
+                for k in 0..<2 * n {
+                    let v = Self.softClip(sum[k])
+                    out[k] = Int16(v * 32767)
+                    energy += v * v
+                }
+            }
         }
         let encoder = self.encoder
         let length = try interleaved.withUnsafeBufferPointer { (pcm) throws(OpusError) -> Int in
@@ -155,36 +139,12 @@ public final class VoiceMixer {
                 try encoder.encode(pcm, frameSamples: n, into: out)
             }
         }
-        let dBov = VoiceAudioLevel.minusDBov(rms: (sum / Double(2 * n)).squareRoot())
+        let dBov = VoiceAudioLevel.minusDBov(rms: Double(energy / Float(2 * n)).squareRoot())
+        defer { sequence &+= 1 }
         return VoiceMixOutput(
             packet: Array(packet[0..<length]),
-            level: VoiceAudioLevel.rfc6464(minusDBov: dBov, voiceActivity: !inputs.isEmpty && dBov < 127))
-    }
-
-    /// Makes sure `speaker.pending` holds at least one frame: decodes `packet`, or conceals a lost one.
-    private func fill(_ speaker: Speaker, with packet: [UInt8]?) throws(OpusError) {
-        let n = Self.frameSamples
-        let decoder = speaker.decoder
-        if let packet, !packet.isEmpty {
-            do {
-                let count = try packet.withUnsafeBufferPointer { (p) throws(OpusError) -> Int in
-                    try decoded.withUnsafeMutableBufferPointer { (out) throws(OpusError) -> Int in
-                        try decoder.decode(p, frameSamples: 5760, into: out)
-                    }
-                }
-                speaker.pending.append(contentsOf: decoded[0..<count])
-            } catch {
-                decodeFailures += 1
-            }
-        }
-        while speaker.pending.count < n {
-            // Lost (or undecodable): Opus concealment continues the speaker's last sound and fades it.
-            let count = try decoded.withUnsafeMutableBufferPointer { (out) throws(OpusError) -> Int in
-                try decoder.decode(nil, frameSamples: n, into: out)
-            }
-            speaker.pending.append(contentsOf: decoded[0..<count])
-            if count == 0 { speaker.pending.append(contentsOf: repeatElement(0, count: n - speaker.pending.count)) }
-        }
+            level: VoiceAudioLevel.rfc6464(minusDBov: dBov, voiceActivity: mixed > 0 && dBov < 127),
+            sequence: sequence, mixedSources: mixed)
     }
 
     /// Constant-power pan: left and right gains for `azimuth` (radians, +π/2 = right), with
