@@ -10,11 +10,12 @@ enum MetricDirection: Sendable, Equatable {
 
     private static let higherIsBetterKeys: Set<String> = ["bots.connected", "snapshots_per_s_per_bot.mean"]
 
-    /// Latencies, bytes, CPU, failures, gaps, loss, tick time and overruns, and the tool's own strain.
-    /// Bandwidth and datagram rates, bot counts requested and duration are neutral: a change there is shown
-    /// but not judged.
+    /// Latencies, bytes, CPU, failures, gaps, loss, late voice frames, tick time and overruns, and the tool's
+    /// own strain. Bandwidth and datagram rates, voice frames received and streams per listener, bot counts
+    /// requested and duration are neutral: a change there is shown but not judged.
     private static let lowerIsBetterPrefixes = [
         "connect_ms", "rtt_ms", "pose_latency_ms", "voice_latency_ms", "voice_loss_pct",
+        "voice_frames.late", "voice_frames.lost", "voice_gaps",
         "pose_bytes", "snapshot_gaps_per_bot_per_min",
         "bots.failed", "bots.failure_reasons",
         "server.tick_ms", "server.tick_overruns", "server.cpu_cores", "server.voice_cpu_cores",

@@ -69,6 +69,15 @@ extension LoadReport {
             ("voice_latency_ms", pct(voiceLatencyMs)),
             ("voice_loss_pct", .number(voiceLossPercent)),
             ("voice_streams_per_listener", .object([("max", .number(voiceStreamsPerListenerMax))])),
+            ("voice_frames", .object([
+                ("received", .number(voiceFramesReceived)),
+                ("late", .number(voiceFramesLate)),
+                ("lost", .number(voiceFramesLost)),
+            ])),
+            ("voice_gaps", .object([
+                ("count", .number(voiceGaps)),
+                ("longest_frames", .number(voiceLongestGapFrames)),
+            ])),
             ("down_kbps_per_bot", meanP99(downKbpsPerBot)),
             ("up_kbps_per_bot", meanP99(upKbpsPerBot)),
             ("down_datagrams_per_s_per_bot", mean(downDatagramsPerSecondPerBot)),
@@ -123,6 +132,11 @@ extension LoadReport {
         r.voiceLatencyMs = file.voice_latency_ms ?? Percentiles()
         r.voiceLossPercent = file.voice_loss_pct
         r.voiceStreamsPerListenerMax = file.voice_streams_per_listener?.max
+        r.voiceFramesReceived = file.voice_frames?.received
+        r.voiceFramesLate = file.voice_frames?.late
+        r.voiceFramesLost = file.voice_frames?.lost
+        r.voiceGaps = file.voice_gaps?.count
+        r.voiceLongestGapFrames = file.voice_gaps?.longest_frames
         r.downKbpsPerBot = file.down_kbps_per_bot ?? MeanP99()
         r.upKbpsPerBot = file.up_kbps_per_bot ?? MeanP99()
         r.downDatagramsPerSecondPerBot = file.down_datagrams_per_s_per_bot?.mean
@@ -163,6 +177,15 @@ private struct ReportFile: Decodable {
     }
     struct Mean: Decodable { var mean: Double? }
     struct Max: Decodable { var max: Double? }
+    struct VoiceFrames: Decodable {
+        var received: Double?
+        var late: Double?
+        var lost: Double?
+    }
+    struct VoiceGaps: Decodable {
+        var count: Double?
+        var longest_frames: Double?
+    }
     struct PoseBytes: Decodable {
         var delta_mean: Double?
         var absolute_mean: Double?
@@ -196,6 +219,8 @@ private struct ReportFile: Decodable {
     var voice_latency_ms: Percentiles?
     var voice_loss_pct: Double?
     var voice_streams_per_listener: Max?
+    var voice_frames: VoiceFrames?
+    var voice_gaps: VoiceGaps?
     var down_kbps_per_bot: MeanP99?
     var up_kbps_per_bot: MeanP99?
     var down_datagrams_per_s_per_bot: Mean?

@@ -147,6 +147,14 @@ public struct LoadReport: Sendable, Equatable {
     // Voice
     public var voiceLossPercent: Double?
     public var voiceStreamsPerListenerMax: Double?
+    /// Frame counts over every measured voice stream of the run (each listener's jitter buffer per speaker):
+    /// frames that arrived in time, that arrived after their playout time, that never came (concealed).
+    public var voiceFramesReceived: Double?
+    public var voiceFramesLate: Double?
+    public var voiceFramesLost: Double?
+    /// Runs of consecutive lost frames (each one an audible dropout), and the longest run, in frames.
+    public var voiceGaps: Double?
+    public var voiceLongestGapFrames: Double?
 
     // Bandwidth and delivery, per bot
     public var downKbpsPerBot: MeanP99
@@ -203,6 +211,11 @@ public struct LoadReport: Sendable, Equatable {
         self.voiceLatencyMs = Percentiles()
         self.voiceLossPercent = nil
         self.voiceStreamsPerListenerMax = nil
+        self.voiceFramesReceived = nil
+        self.voiceFramesLate = nil
+        self.voiceFramesLost = nil
+        self.voiceGaps = nil
+        self.voiceLongestGapFrames = nil
         self.downKbpsPerBot = MeanP99()
         self.upKbpsPerBot = MeanP99()
         self.downDatagramsPerSecondPerBot = nil

@@ -94,8 +94,15 @@ extension LoadReport {
             SummarySection(title: "Delivery per bot", columns: [""], rows: [
                 Row(label: "snapshots/s", cells: [f(snapshotsPerSecondPerBot)]),
                 Row(label: "snapshot gaps/min", cells: [f(snapshotGapsPerBotPerMinute)]),
-                Row(label: "voice loss %", cells: [f(voiceLossPercent)]),
-                Row(label: "voice streams/listener max", cells: [f(voiceStreamsPerListenerMax)]),
+            ]),
+            SummarySection(title: "Voice", columns: [""], rows: [
+                Row(label: "loss %", cells: [f(voiceLossPercent)]),
+                Row(label: "streams/listener max", cells: [Fmt.count(voiceStreamsPerListenerMax)]),
+                Row(label: "frames received", cells: [Fmt.count(voiceFramesReceived)]),
+                Row(label: "frames late", cells: [Fmt.count(voiceFramesLate)]),
+                Row(label: "frames lost", cells: [Fmt.count(voiceFramesLost)]),
+                Row(label: "gaps", cells: [Fmt.count(voiceGaps)]),
+                Row(label: "longest gap, frames", cells: [Fmt.count(voiceLongestGapFrames)]),
             ]),
             SummarySection(title: "Server", columns: [""], rows: server),
             SummarySection(title: "Tool", columns: [""], rows: tool),

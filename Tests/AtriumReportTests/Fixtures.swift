@@ -14,6 +14,11 @@ func sampleReport() -> LoadReport {
     r.voiceLatencyMs = Percentiles(p50: 61, p99: 88.8, max: 120)
     r.voiceLossPercent = 0.25
     r.voiceStreamsPerListenerMax = 8
+    r.voiceFramesReceived = 1_234_567
+    r.voiceFramesLate = 321
+    r.voiceFramesLost = 3_090
+    r.voiceGaps = 1_404
+    r.voiceLongestGapFrames = 17
     r.downKbpsPerBot = MeanP99(mean: 412.5, p99: 530.125)
     r.upKbpsPerBot = MeanP99(mean: 24.4, p99: 30)
     r.downDatagramsPerSecondPerBot = 45.5

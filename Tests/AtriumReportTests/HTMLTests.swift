@@ -29,8 +29,11 @@ import Testing
         #expect(html.contains("<span class=\"verdict fail\">FAIL</span>"))
         #expect(html.contains("<li>pose_latency_ms.p99 = 91.2 &gt; max 76.7</li>"))
         // Summary figures as tables.
-        #expect(Self.count("<table>", in: html) == 6)
+        #expect(Self.count("<table>", in: html) == 7)
         #expect(html.contains("<caption>Latency (ms)</caption>"))
+        #expect(html.contains("<caption>Voice</caption>"))
+        #expect(html.contains("<th scope=\"row\">frames lost</th><td class=\"num\">3090</td>"))
+        #expect(html.contains("<th scope=\"row\">voice</th><td class=\"num\">61.00</td><td class=\"num\">88.80</td>"))
         #expect(html.contains("<th scope=\"row\">RTT</th><td class=\"num\">0.412</td>"))
         // Six charts drawn; voice has no timeline samples so no voice legend entry.
         #expect(Self.count("<svg ", in: html) == 6)

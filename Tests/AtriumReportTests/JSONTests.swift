@@ -17,6 +17,8 @@ import Testing
         "connect_ms.p50", "connect_ms.p99", "connect_ms.max", "voice_loss_pct", "voice_streams_per_listener.max",
         "server.voice_cpu_cores", "server.tick_overruns", "up_datagrams_per_s_per_bot.mean",
         "snapshot_gaps_per_bot_per_min", "bot.cpu_cores", "bot.send_lag_ms_max", "bot.saturation_reasons",
+        "voice_frames.received", "voice_frames.late", "voice_frames.lost", "voice_gaps.count",
+        "voice_gaps.longest_frames",
         "timeline", "notes",
     ]
 

@@ -64,6 +64,29 @@ import Testing
         #expect(!result.passed)
     }
 
+    /// The voice figures of issue #6 are SLO keys like any other.
+    @Test func voiceKeysAreSLOKeys() {
+        let keys = [
+            "voice_latency_ms.p50", "voice_latency_ms.p99", "voice_latency_ms.max", "voice_loss_pct",
+            "voice_streams_per_listener.max", "server.voice_cpu_cores", "voice_frames.received",
+            "voice_frames.late", "voice_frames.lost", "voice_gaps.count", "voice_gaps.longest_frames",
+        ]
+        for key in keys { #expect(LoadReport.knownMetricKeys.contains(key), "\(key)") }
+        let r = sampleReport()
+        let result = evaluate([
+            SLOThreshold(metric: "voice_latency_ms.p99", max: 150),
+            SLOThreshold(metric: "voice_loss_pct", max: 0.2),
+            SLOThreshold(metric: "voice_streams_per_listener.max", max: 8),
+            SLOThreshold(metric: "server.voice_cpu_cores", max: 0.5),
+            SLOThreshold(metric: "voice_frames.late", max: 100),
+            SLOThreshold(metric: "voice_gaps.longest_frames", max: 25),
+            SLOThreshold(metric: "voice_frames.received", min: 1_000_000),
+        ], on: r)
+        #expect(result.failures == ["voice_loss_pct = 0.25 > max 0.2", "voice_frames.late = 321 > max 100"])
+        let unmeasured = evaluate([SLOThreshold(metric: "voice_gaps.count", max: 10)], on: LoadReport(scenario: "e"))
+        #expect(unmeasured.failures == ["voice_gaps.count was not measured"])
+    }
+
     @Test func noThresholdsPass() {
         #expect(evaluate([], on: LoadReport(scenario: "empty")) == SLOResult(passed: true, failures: []))
     }

@@ -16,6 +16,24 @@ import Testing
         #expect(!text.contains("BOT SATURATED"))
     }
 
+    @Test func voiceSectionShowsCountsAndDashes() {
+        let lines = summaryTable(sampleReport()).split(separator: "\n").map(String.init)
+        let voice = lines.firstIndex(of: "Voice")!
+        func cell(_ label: String) -> String? {
+            lines[voice...].first { $0.hasPrefix("  " + label + " ") }?.split(separator: " ").last.map(String.init)
+        }
+        #expect(cell("loss %") == "0.250")
+        #expect(cell("streams/listener max") == "8")
+        #expect(cell("frames received") == "1234567")
+        #expect(cell("frames late") == "321")
+        #expect(cell("frames lost") == "3090")
+        #expect(cell("gaps") == "1404")
+        #expect(cell("longest gap, frames") == "17")
+        let empty = summaryTable(LoadReport(scenario: "e")).split(separator: "\n").map(String.init)
+        #expect(empty.contains { $0.hasPrefix("  frames late") && $0.hasSuffix("—") })
+        #expect(empty.contains { $0.hasPrefix("  voice CPU cores") && $0.hasSuffix("—") })
+    }
+
     @Test func endsWithVerdictListingFailures() {
         var r = sampleReport()
         r.slo = SLOResult(passed: false, failures: ["a > max 1", "b was not measured"])
@@ -134,6 +152,28 @@ import Testing
         // Failure reasons follow bots.failed.
         let keys = changes.map(\.key)
         #expect(keys.firstIndex(of: "bots.failure_reasons.timeout") == keys.firstIndex(of: "bots.failed")! + 1)
+    }
+
+    @Test func voiceDirections() {
+        var previous = sampleReport(), current = sampleReport()
+        current.voiceFramesLate = 100
+        current.voiceFramesLost = 4_000
+        current.voiceGaps = 1_000
+        current.voiceFramesReceived = 2_000_000
+        current.voiceLossPercent = 0.5
+        current.serverVoiceCpuCores = 0.1
+        previous.voiceLongestGapFrames = nil
+        let changes = metricChanges(current: current, previous: previous)
+        func verdict(_ key: String) -> MetricChange.Verdict? { changes.first { $0.key == key }?.verdict }
+        #expect(verdict("voice_frames.late") == .better)
+        #expect(verdict("voice_frames.lost") == .worse)
+        #expect(verdict("voice_gaps.count") == .better)
+        #expect(verdict("voice_frames.received") == .changed)
+        #expect(verdict("voice_loss_pct") == .worse)
+        #expect(verdict("server.voice_cpu_cores") == .better)
+        #expect(verdict("voice_gaps.longest_frames") == .new)
+        let text = compare(current: current, previous: previous)
+        #expect(text.contains("voice_frames.late") && text.contains("voice_gaps.count"))
     }
 
     @Test func percentOfZeroIsUndefined() {
