@@ -54,21 +54,27 @@ public struct VoiceMixOutput: Equatable, Sendable {
     public var mixedSources: Int
 }
 
-/// How a mixer encodes its listener's stream.
+/// How a mixer encodes its listener's stream (stereo, 48 kHz, 20 ms frames).
+///
+/// The encoder is most of a mixed listener's cost, and the application matters far more than the
+/// complexity: `.voip` codes speech with SILK (hybrid at these rates), whose stereo encoder costs ~160 µs
+/// per 20 ms frame even at complexity 1 (~280 µs at 5), where `.restrictedLowDelay` (CELT only) costs
+/// ~45–65 µs at 48 kbit/s, and delays the audio by 2.5 ms of lookahead instead of 6.5 ms plus SILK's 5.
+/// Benchmarks/README.md (Voice) has the figures.
 public struct VoiceMixEncoding: Sendable, Equatable {
     /// Stereo output, bits per second.
     public var bitrate: Int32
-    /// Opus encoder complexity 0…10: the bulk of a mixed listener's cost (Benchmarks/README.md, Voice).
+    /// Opus encoder complexity 0…10. For CELT, 5 and up turns on the pitch pre-filter (voiced speech).
     public var complexity: Int32
     public var application: OpusApplication
 
-    public init(bitrate: Int32 = 40_000, complexity: Int32 = 1, application: OpusApplication = .voip) {
+    public init(bitrate: Int32 = 48_000, complexity: Int32 = 5, application: OpusApplication = .restrictedLowDelay) {
         self.bitrate = bitrate
         self.complexity = complexity
         self.application = application
     }
 
-    /// What the server uses: 40 kbit/s stereo, complexity 1, VOIP.
+    /// What the server uses: 48 kbit/s stereo CELT (restricted low delay), complexity 5.
     public static let server = VoiceMixEncoding()
 }
 

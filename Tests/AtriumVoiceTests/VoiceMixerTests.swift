@@ -158,10 +158,14 @@ import Darwin
         let decoders = try (0..<3).map { _ in try OpusVoiceDecoder(channels: 2) }
         let azimuths: [Float] = [.pi / 2, -.pi / 2, 0]
         var left = [[Int16]](repeating: [], count: 3), right = [[Int16]](repeating: [], count: 3)
+        var bytes = 0
         for f in 0..<40 {
             let decoded = try stage.decode([VoiceSpeakerFrame(speakerId: 9, sequence: UInt16(f), packet: a[f])])
             for i in 0..<3 {
                 let out = try mixers[i].mix([VoiceMixSource(speakerId: 9, gain: 1, azimuth: azimuths[i])], from: decoded)
+                // The server encoding: stereo 20 ms packets of at most 48 kbit/s (120 bytes) on average.
+                #expect(OpusPacketInfo.channelCount(out.packet) == 2 && out.packet.count <= 240)
+                bytes += out.packet.count
                 let pcm = try decoders[i].decode(out.packet)
                 for k in stride(from: 0, to: pcm.count, by: 2) {
                     left[i].append(pcm[k])
@@ -170,6 +174,7 @@ import Darwin
             }
         }
         #expect(stage.decodedPackets == 40)
+        #expect(bytes <= 3 * 40 * 126, "\(bytes) bytes")
         let window = 9600..<(9600 + 28800)
         let amp = { (x: [Int16]) in Self.amplitude(x[window], hz: 440) }
         #expect(abs(Self.dB(amp(right[0])) - Self.dB(0.3)) < 1.5 && amp(left[0]) < 0.03)
