@@ -4,10 +4,18 @@
 //                                                    listening, 100 of them talking (10 %), a presenter on the
 //                                                    main stage; everyone's zone context from InterestContext.
 //                                                    Target: ≤ 10 % of a core at 30 Hz, i.e. ≤ 3.3 ms per tick.
-//   Voice mix 8 speakers (decode + encode)           one VoiceMixer.mix for one listener: 8 speakers' 20 ms
-//                                                    frames decoded, panned, summed, encoded (stereo, 48 kbit/s,
-//                                                    complexity 5). Mixed listeners one core sustains =
-//                                                    20 ms / this time.
+//   Voice mix period 100 listeners 8 of 40 speakers  mix mode, one whole 20 ms frame period: VoiceDecodeStage
+//                                                    decodes 40 speakers once, then 100 listeners' VoiceMixers
+//                                                    each pan, sum, soft-clip and encode 8 of them (the server
+//                                                    encoding). Mixed listeners one core sustains =
+//                                                    100 × 20 ms / this time.
+//   Voice mix 1 listener 8 speakers (mix + encode)   one VoiceMixer.mix from already decoded frames: the cost
+//                                                    each further mixed listener adds.
+//   Voice decode stage 40 speakers                   one VoiceDecodeStage.decode of 40 speakers' frames: the
+//                                                    shared cost of a period, paid once however many listen.
+//   Voice encode stereo 20 ms <settings>             one stereo Opus encode of a mixed 20 ms frame (8 speakers
+//                                                    panned), for the encoder settings a mixer could use:
+//                                                    what each costs and the bitrate it gives.
 //   Voice validate + bundle 100 frames               OpusPacketValidator on 100 real frames and VoiceBundleWriter
 //                                                    building the 1,000 listeners' bundles the routing implies
 //                                                    (relay mode: 8 frames per listener).
@@ -51,27 +59,94 @@ let benchmarks: @Sendable () -> Void = {
         routing.tick.settle(ticks: 60)
     }
 
-    let loops = (0..<8).map { k in try! VoiceLoop(seed: 0xA0DE + UInt64(k), seconds: 4) }
-    let mixConfiguration = Benchmark.Configuration(
+    let loops = (0..<40).map { k in try! VoiceLoop(seed: 0xA0DE + UInt64(k), seconds: 4) }
+    let perCoreConfiguration = Benchmark.Configuration(
         metrics: [.wallClock, threadCPU, perCore],
         units: [threadCPU: .count, perCore: .count],
         warmupIterations: 20, scalingFactor: .one, maxDuration: .seconds(5), maxIterations: 10_000)
-    let mixer = MixerBox(try! VoiceMixer())
-    Benchmark("Voice mix 8 speakers (decode + encode)", configuration: mixConfiguration) { benchmark in
-        let f = mixer.frame
-        mixer.frame += 1
-        let inputs = (0..<8).map { k in
-            VoiceMixInput(
-                speakerId: UInt16(k + 1), packet: loops[k][f + 13 * k].opus, gain: 0.2 + 0.1 * Float(k),
-                azimuth: Float(k) * 0.8 - 2.8)
-        }
+
+    // Mix mode, whole period: 40 speakers decoded once, 100 listeners each hearing 8 of them.
+    let period = MixPeriod(loops: loops, listeners: 100, speakersPerListener: 8)
+    Benchmark("Voice mix period 100 listeners 8 of 40 speakers", configuration: perCoreConfiguration) { benchmark in
+        let speakerFrames = period.nextSpeakerFrames()
         benchmark.startMeasurement()
         let cpu = ThreadCPUClock()
-        blackHole(try! mixer.mixer.mix(inputs))
+        let frames = try! period.stage.decode(speakerFrames)
+        for (mixer, sources) in zip(period.mixers, period.sources) { blackHole(try! mixer.mix(sources, from: frames)) }
+        let cpuTime = cpu.elapsed()
+        benchmark.stopMeasurement()
+        benchmark.measurement(threadCPU, cpuTime)
+        benchmark.measurement(perCore, period.mixers.count * 20_000_000 / max(cpuTime, 1))
+    }
+
+    // One more mixed listener: pan + sum + encode over frames decoded already.
+    let single = MixPeriod(loops: loops, listeners: 1, speakersPerListener: 8)
+    Benchmark("Voice mix 1 listener 8 speakers (mix + encode)", configuration: perCoreConfiguration) { benchmark in
+        let frames = try! single.stage.decode(single.nextSpeakerFrames())
+        benchmark.startMeasurement()
+        let cpu = ThreadCPUClock()
+        blackHole(try! single.mixers[0].mix(single.sources[0], from: frames))
         let cpuTime = cpu.elapsed()
         benchmark.stopMeasurement()
         benchmark.measurement(threadCPU, cpuTime)
         benchmark.measurement(perCore, 20_000_000 / max(cpuTime, 1))
+    }
+
+    let decodeOnly = MixPeriod(loops: loops, listeners: 0, speakersPerListener: 8)
+    Benchmark("Voice decode stage 40 speakers", configuration: tickConfiguration) { benchmark in
+        let speakerFrames = decodeOnly.nextSpeakerFrames()
+        benchmark.startMeasurement()
+        let cpu = ThreadCPUClock()
+        blackHole(try! decodeOnly.stage.decode(speakerFrames))
+        let cpuTime = cpu.elapsed()
+        benchmark.stopMeasurement()
+        benchmark.measurement(threadCPU, cpuTime)
+        benchmark.measurement(routed, 40)
+    }
+
+    // Encoder settings for the mixed stream, on the same mixed audio.
+    let kbps = BenchmarkMetric.custom("kbit/s produced", polarity: .prefersSmaller, useScalingFactor: false)
+    let encodeConfiguration = Benchmark.Configuration(
+        metrics: [.wallClock, threadCPU, perCore, kbps],
+        units: [threadCPU: .count, perCore: .count, kbps: .count],
+        warmupIterations: 20, scalingFactor: .one, maxDuration: .seconds(3), maxIterations: 5_000)
+    let mixedAudio = MixedAudio(loops: Array(loops[0..<8]))
+    let settings: [(name: String, application: OpusApplication, complexity: Int32, bitrate: Int32, ms: Int)] = [
+        ("voip c5 48k", .voip, 5, 48_000, 20),
+        ("voip c3 40k", .voip, 3, 40_000, 20),
+        ("voip c1 40k", .voip, 1, 40_000, 20),
+        ("voip c0 40k", .voip, 0, 40_000, 20),
+        ("voip c1 40k 10 ms", .voip, 1, 40_000, 10),
+        ("audio c1 40k", .audio, 1, 40_000, 20),
+        ("lowdelay c0 40k", .restrictedLowDelay, 0, 40_000, 20),
+        ("lowdelay c1 40k", .restrictedLowDelay, 1, 40_000, 20),
+        ("lowdelay c1 32k", .restrictedLowDelay, 1, 32_000, 20),
+        ("lowdelay c1 48k", .restrictedLowDelay, 1, 48_000, 20),
+        ("lowdelay c2 48k", .restrictedLowDelay, 2, 48_000, 20),
+        ("lowdelay c5 48k", .restrictedLowDelay, 5, 48_000, 20),
+        ("lowdelay c1 48k 10 ms", .restrictedLowDelay, 1, 48_000, 10),
+    ]
+    for setting in settings {
+        let box = EncoderBox(
+            try! OpusVoiceEncoder(channels: 2, bitrate: setting.bitrate, application: setting.application),
+            frameSamples: 48 * setting.ms)
+        try! box.encoder.setComplexity(setting.complexity)
+        Benchmark("Voice encode stereo 20 ms \(setting.name)", configuration: encodeConfiguration) { benchmark in
+            let pcm = mixedAudio.frame(box.frame)
+            box.frame += 1
+            benchmark.startMeasurement()
+            let cpu = ThreadCPUClock()
+            var bytes = 0
+            // 20 ms of audio, in frames of `ms`.
+            for start in stride(from: pcm.startIndex, to: pcm.endIndex, by: 2 * box.frameSamples) {
+                bytes += try! box.encoder.encode(Array(pcm[start..<(start + 2 * box.frameSamples)])).count
+            }
+            let cpuTime = cpu.elapsed()
+            benchmark.stopMeasurement()
+            benchmark.measurement(threadCPU, cpuTime)
+            benchmark.measurement(perCore, 20_000_000 / max(cpuTime, 1))
+            benchmark.measurement(kbps, bytes * 8 / 20)
+        }
     }
 
     let frames = (0..<100).map { k in loops[k % 8][k * 7].opus }
@@ -97,10 +172,83 @@ let benchmarks: @Sendable () -> Void = {
     }
 }
 
-final class MixerBox {
-    let mixer: VoiceMixer
+/// One mix-mode frame period: `listeners` mixed listeners, each hearing `speakersPerListener` of the loops'
+/// speakers (a fixed, seeded choice with gains and azimuths), and the stage that decodes the speakers.
+final class MixPeriod {
+    let loops: [VoiceLoop]
+    let stage = VoiceDecodeStage()
+    let mixers: [VoiceMixer]
+    let sources: [[VoiceMixSource]]
     var frame = 0
-    init(_ mixer: VoiceMixer) { self.mixer = mixer }
+
+    init(loops: [VoiceLoop], listeners: Int, speakersPerListener: Int) {
+        self.loops = loops
+        var rng = SplitMix64(seed: 0x5EED_0F_4D1)
+        mixers = (0..<listeners).map { _ in try! VoiceMixer() }
+        sources = (0..<listeners).map { _ in
+            var chosen: [Int] = []
+            while chosen.count < speakersPerListener {
+                let k = Int(rng.next() % UInt64(loops.count))
+                if !chosen.contains(k) { chosen.append(k) }
+            }
+            return chosen.map { k in
+                VoiceMixSource(
+                    speakerId: UInt16(k + 1), gain: Float.random(in: 0.1...1, using: &rng),
+                    azimuth: Float.random(in: -Float.pi...Float.pi, using: &rng))
+            }
+        }
+    }
+
+    /// Every speaker's next frame (each speaker at its own offset into its loop).
+    func nextSpeakerFrames() -> [VoiceSpeakerFrame] {
+        defer { frame += 1 }
+        return loops.indices.map { k in
+            VoiceSpeakerFrame(
+                speakerId: UInt16(k + 1), sequence: UInt16(truncatingIfNeeded: frame),
+                packet: loops[k][frame + 13 * k].opus)
+        }
+    }
+}
+
+/// 4 s of 8 speakers mixed to stereo (decoded from their loops, panned around the listener): what a
+/// mixer's encoder gets.
+struct MixedAudio {
+    let pcm: [Int16]
+    let frames: Int
+
+    init(loops: [VoiceLoop]) {
+        frames = loops.map(\.count).min() ?? 0
+        var sum = [Float](repeating: 0, count: 2 * 960 * frames)
+        for (k, loop) in loops.enumerated() {
+            let decoder = try! OpusVoiceDecoder(channels: 1)
+            let (l, r) = VoiceMixer.pan(azimuth: Float(k) * 0.8 - 2.8)
+            let gain = 0.2 + 0.1 * Float(k)
+            for f in 0..<frames {
+                let mono = try! decoder.decode(loop[f].opus)
+                for (i, v) in mono.prefix(960).enumerated() {
+                    sum[2 * (960 * f + i)] += Float(v) * l * gain
+                    sum[2 * (960 * f + i) + 1] += Float(v) * r * gain
+                }
+            }
+        }
+        pcm = sum.map { Int16(max(-32767, min(32767, $0))) }
+    }
+
+    /// Interleaved stereo of frame `index` of the endless loop.
+    func frame(_ index: Int) -> ArraySlice<Int16> {
+        let f = index % frames
+        return pcm[(2 * 960 * f)..<(2 * 960 * (f + 1))]
+    }
+}
+
+final class EncoderBox {
+    let encoder: OpusVoiceEncoder
+    let frameSamples: Int
+    var frame = 0
+    init(_ encoder: OpusVoiceEncoder, frameSamples: Int) {
+        self.encoder = encoder
+        self.frameSamples = frameSamples
+    }
 }
 
 final class VoiceRoutingBox {
