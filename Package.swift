@@ -5,8 +5,8 @@ import PackageDescription
 //   atrium, atrium-bots          thin executables
 //   AtriumBots                   → AtriumClient, AtriumBehaviours, AtriumReport
 //   AtriumBehaviours             → Wire, World (pure: what a bot does, time in, pose out)
-//   AtriumServer                 → Wire, World, Crypto, Transport, Voice, YAML
-//   AtriumClient                 → Wire, Transport
+//   AtriumServer                 → Wire, World, Crypto, Transport, Voice, YAML, Security
+//   AtriumClient                 → Wire, Transport, Security
 //   AtriumVoice                  → COpus, CAtriumShim
 //   AtriumWorld                  → Wire, YAML
 //   AtriumSecurity               → Crypto, Transport (tokens, cookies, sealed sessions, rate limits)
@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "AtriumServer",
             dependencies: [
-                "AtriumWire", "AtriumYAML", "AtriumWorld", "AtriumCrypto", "AtriumTransport", "AtriumVoice",
+                "AtriumWire", "AtriumYAML", "AtriumWorld", "AtriumCrypto", "AtriumTransport", "AtriumVoice", "AtriumSecurity",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -68,13 +68,13 @@ let package = Package(
         ),
         .target(
             name: "AtriumClient",
-            dependencies: ["AtriumWire", "AtriumTransport"],
+            dependencies: ["AtriumWire", "AtriumTransport", "AtriumSecurity"],
             swiftSettings: strict
         ),
         .target(
             name: "AtriumBots",
             dependencies: [
-                "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumYAML", "AtriumTransport", "AtriumReport", "AtriumBehaviours",
+                "AtriumSecurity", "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumYAML", "AtriumTransport", "AtriumReport", "AtriumBehaviours",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(name: "AtriumVoiceTests", dependencies: ["AtriumVoice"], swiftSettings: strict),
         .testTarget(
             name: "AtriumServerTests",
-            dependencies: ["AtriumServer", "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumTransport"],
+            dependencies: ["AtriumServer", "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumTransport", "AtriumSecurity"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -125,6 +125,6 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "AtriumReportTests", dependencies: ["AtriumReport"], swiftSettings: strict),
         .testTarget(name: "AtriumClientTests", dependencies: ["AtriumClient"], swiftSettings: strict),
-        .testTarget(name: "AtriumBotsTests", dependencies: ["AtriumBots", "AtriumServer"], swiftSettings: strict),
+        .testTarget(name: "AtriumBotsTests", dependencies: ["AtriumBots", "AtriumServer", "AtriumSecurity"], swiftSettings: strict),
     ]
 )

@@ -1,5 +1,6 @@
 import AtriumBehaviours
 import AtriumClient
+import AtriumSecurity
 import AtriumReport
 import AtriumTransport
 import AtriumWire
@@ -60,6 +61,8 @@ public final class LoadRunner {
     /// One bot's state. Kept small: thousands live in one array.
     struct Bot {
         var session = ClientSession()
+        /// The sealed session, from the bot's join ticket.
+        var channel: SecureChannel?
         var peer: PeerHandle?
         var host = 0
         var behaviour: BotBehaviour?
@@ -83,6 +86,7 @@ public final class LoadRunner {
     let world: WorldDefinition
     let serverStats: (@Sendable () -> ServerSample?)?
     let stopRequested: @Sendable () -> Bool
+    private let tickets: TicketPipeline
     private var bots: [Bot] = []
     private var hosts: [TransportHost] = []
     private var botByPeer: [[PeerHandle: Int]] = []
@@ -112,11 +116,14 @@ public final class LoadRunner {
     /// Connected time of bots that have since failed, so per-bot rates divide by real bot-seconds.
     private var connectedMicrosOfGoneBots: UInt64 = 0
 
+    /// - Parameter tickets: where each bot's join ticket comes from (the node's keyring or its join endpoint).
     public init(
-        scenario: Scenario, world: WorldDefinition, serverStats: (@Sendable () -> ServerSample?)? = nil,
-        stopRequested: @escaping @Sendable () -> Bool = { false }
+        scenario: Scenario, world: WorldDefinition, tickets: TicketSource,
+        serverStats: (@Sendable () -> ServerSample?)? = nil, stopRequested: @escaping @Sendable () -> Bool = { false }
     ) throws(TransportError) {
         self.scenario = scenario
+        // Five seconds of joins ahead (tokens open for a minute after issue).
+        self.tickets = TicketPipeline(source: tickets, lookahead: max(20, Int(scenario.rampPerSecond * 5)))
         self.world = world
         self.serverStats = serverStats
         self.stopRequested = stopRequested
@@ -156,6 +163,12 @@ public final class LoadRunner {
         var nextSecond = start + 1_000_000
         var window = WindowStart(micros: start, hosts: hosts.map(\.statistics), cpu: MonotonicClock.threadCPUSeconds())
         var interrupted = false
+        let names = bots.map { (role: $0.kind.role, name: "\(scenario.name)-") }
+        let world = scenario.world
+        tickets.start(count: count) { index in
+            (userId: "bot-\(index)", displayName: names[index].name + "\(index)", role: names[index].role, world: world)
+        }
+        defer { tickets.stop() }
 
         while true {
             let now = MonotonicClock.nowMicros()
@@ -165,8 +178,11 @@ public final class LoadRunner {
                 break
             }
             let due = min(count, Int(Double(now - start) / 1_000_000 * scenario.rampPerSecond) + 1)
-            while joinsStarted < due {
-                startJoin(joinsStarted, now: now)
+            while joinsStarted < due, let ticket = tickets.take(joinsStarted) {
+                switch ticket {
+                case .success(let ticket): startJoin(joinsStarted, ticket: ticket, now: now)
+                case .failure(let error): fail(joinsStarted, "ticket: \(error.description)")
+                }
                 joinsStarted += 1
             }
             // Bot i's k-th pose is due at start + k·period + i·period/N: evenly spread, so the lag behind
@@ -271,11 +287,12 @@ public final class LoadRunner {
 
     // MARK: bots
 
-    private func startJoin(_ index: Int, now: UInt64) {
+    private func startJoin(_ index: Int, ticket: JoinTicket, now: UInt64) {
         let hostIndex = index / Self.peersPerHost
         do {
             let peer = try hosts[hostIndex].connect(to: serverAddress, channelCount: Channel.count)
             bots[index].peer = peer
+            bots[index].channel = SecureChannel(ticket: ticket)
             bots[index].host = hostIndex
             bots[index].startedMicros = now
             botByPeer[hostIndex][peer] = index
@@ -305,11 +322,12 @@ public final class LoadRunner {
         }
     }
 
+    /// Seals `bytes` with the bot's session and sends them; the bytes counted are those on the wire.
     private func send(_ bytes: [UInt8], from index: Int, channel: Channel) {
-        guard let peer = bots[index].peer else { return }
+        guard let peer = bots[index].peer, let sealed = bots[index].channel?.seal(bytes, channel: channel) else { return }
         hosts[bots[index].host].send(
-            bytes, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
-        bots[index].bytesUp += UInt64(bytes.count)
+            sealed, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
+        bots[index].bytesUp += UInt64(sealed.count)
     }
 
     private func sendPose(_ index: Int, now: UInt64, runSeconds: Double) {
@@ -341,7 +359,10 @@ public final class LoadRunner {
     private func handle(_ event: TransportEvent, host: Int) {
         switch event {
         case .connected(let peer, _):
-            guard let index = botByPeer[host][peer] else { return }
+            guard let index = botByPeer[host][peer], let token = bots[index].channel?.tokenPacket else { return }
+            // The connect token first, as is; then the sealed HELLO (PROTOCOL.md §18).
+            hosts[host].send(token, to: peer, channel: Channel.control.rawValue, delivery: .reliable)
+            bots[index].bytesUp += UInt64(token.count)
             let hello = bots[index].session.hello(
                 worldId: scenario.world, displayName: "\(scenario.name)-\(index)", role: bots[index].kind.role)
             send(hello, from: index, channel: .control)
@@ -350,15 +371,16 @@ public final class LoadRunner {
             // ENet reports its own time-outs as a disconnect with data 0; the server always sends a reason.
             let reason = ReasonCode(disconnectData: data) ?? ReasonCode.none
             fail(index, reason == .none ? "connection lost (ENet time-out)" : "disconnected by server: \(reason.name)")
-        case .received(let peer, _, let payload):
+        case .received(let peer, let channel, let packet):
             guard let index = botByPeer[host][peer] else { return }
+            bots[index].bytesDown += UInt64(packet.count)
+            guard let payload = bots[index].channel?.open(packet, channel: channel) else { return }
             receive(payload, by: index)
         }
     }
 
     private func receive(_ payload: [UInt8], by index: Int) {
         let now = MonotonicClock.nowMicros()
-        bots[index].bytesDown += UInt64(payload.count)
         // Until a bot knows where it spawned it decodes everything; then only measuring bots do.
         let full = bots[index].measuring || bots[index].behaviour == nil
         let event =

@@ -1,3 +1,4 @@
+import AtriumSecurity
 import AtriumTransport
 import AtriumWire
 
@@ -20,11 +21,29 @@ public final class AtriumConnection {
         host = try TransportHost(bindTo: nil, peerLimit: 1, channelLimit: Channel.count)
     }
 
-    /// Connects and sends HELLO; returns after WELCOME or DENY, or throws on timeout.
+    /// The sealed session, once `join` has a ticket.
+    public private(set) var channel: SecureChannel?
+
+    /// Mints a ticket with `keyring` (a node's development key by default, as local tools and tests use) and
+    /// joins with it. Real clients get their ticket from the node's `POST /v1/join` (`JoinService`).
     public func join(
         server: TransportAddress, worldId: String, displayName: String, role: Role = .visitor,
-        timeoutMilliseconds: UInt32 = 5000
+        keyring: TokenKeyring = .development, timeoutMilliseconds: UInt32 = 5000
     ) throws(ConnectionError) -> Welcome {
+        let ticket: JoinTicket
+        do {
+            ticket = try JoinTicket.issue(
+                keyring: keyring, userId: "local-\(displayName)", displayName: displayName, role: role.rawValue,
+                worldId: worldId, serverAddresses: ["\(server)"])
+        } catch {
+            throw ConnectionError(description: "cannot issue a ticket: \(error)")
+        }
+        return try join(server: server, ticket: ticket, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// Connects, presents the ticket's token, sends a sealed HELLO and returns after WELCOME or DENY; throws on
+    /// timeout or when the server drops the connection (its reason code in the message).
+    public func join(server: TransportAddress, ticket: JoinTicket, timeoutMilliseconds: UInt32 = 5000) throws(ConnectionError) -> Welcome {
         let peer: PeerHandle
         do {
             peer = try host.connect(to: server, channelCount: Channel.count)
@@ -32,6 +51,7 @@ public final class AtriumConnection {
             throw ConnectionError(description: "cannot connect to \(server): \(error)")
         }
         self.peer = peer
+        channel = SecureChannel(ticket: ticket)
         let deadline = MonotonicClock.nowMicros() + UInt64(timeoutMilliseconds) * 1000
         while MonotonicClock.nowMicros() < deadline {
             for event in pump(timeoutMilliseconds: 10) {
@@ -45,9 +65,11 @@ public final class AtriumConnection {
             if !isConnected, disconnectReason != nil {
                 throw ConnectionError(description: "disconnected: \(disconnectReason!.name)")
             }
-            if isConnected && session.phase == .awaitingWelcome && !helloSent {
+            if isConnected && session.phase == .awaitingWelcome && !helloSent, let token = channel?.tokenPacket {
                 helloSent = true
-                send(session.hello(worldId: worldId, displayName: displayName, role: role), channel: .control)
+                host.send(token, to: peer, channel: Channel.control.rawValue, delivery: .reliable)
+                let role = Role(rawValue: ticket.role) ?? .visitor
+                send(session.hello(worldId: ticket.worldId, displayName: ticket.displayName, role: role), channel: .control)
             }
         }
         throw ConnectionError(description: "no answer from \(server) within \(timeoutMilliseconds) ms")
@@ -69,14 +91,24 @@ public final class AtriumConnection {
             case .disconnected(_, let data):
                 isConnected = false
                 disconnectReason = ReasonCode(rawValue: UInt8(clamping: data)) ?? ReasonCode.none
-            case .received(_, _, let payload):
+            case .received(_, let channelNumber, let packet):
+                // Everything from the server is sealed; what does not open is dropped.
+                guard let payload = channel?.open(packet, channel: channelNumber) else { continue }
                 events.append(session.receive(payload, nowMicros: MonotonicClock.nowMicros()))
             }
         }
         return events
     }
 
+    /// Seals `bytes` and sends them on `channel`.
     public func send(_ bytes: [UInt8], channel: Channel) {
+        guard let peer, let sealed = self.channel?.seal(bytes, channel: channel) else { return }
+        host.send(sealed, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
+        host.flush()
+    }
+
+    /// Sends `bytes` as they are, unsealed: only for tests of how the server treats hostile input.
+    public func sendUnsealed(_ bytes: [UInt8], channel: Channel) {
         guard let peer else { return }
         host.send(bytes, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
         host.flush()

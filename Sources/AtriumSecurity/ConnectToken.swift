@@ -2,7 +2,7 @@ import AtriumTransport
 
 /// What a connect token says, in the clear (after `TokenKeyring.open`, or before `issue` seals it).
 ///
-/// The sealed form is documented byte by byte in docs/SECURITY-DRAFT.md §2: a 28-byte public header
+/// The sealed form is documented byte by byte in docs/PROTOCOL.md §18.2: a 28-byte public header
 /// (magic, version, key id, expiresAt, nonce) that is the AEAD's associated data, then this body sealed
 /// with ChaCha20-Poly1305, then the tag. `role` is carried as AtriumWire's `Role` code without depending on it.
 public struct ConnectToken: Sendable, Equatable, CustomStringConvertible {
@@ -80,7 +80,7 @@ public struct ConnectToken: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    // MARK: Body (the sealed part; SECURITY-DRAFT §2.2)
+    // MARK: Body (the sealed part; PROTOCOL.md §18.2.2)
 
     func encodeBody() -> [UInt8] {
         var w = ByteWriter(capacity: 320)

@@ -1,4 +1,4 @@
-/// The sealed-datagram layout shared by `SessionSealer` and `SessionOpener` (docs/SECURITY-DRAFT.md §3):
+/// The sealed-datagram layout shared by `SessionSealer` and `SessionOpener` (docs/PROTOCOL.md §18.3):
 ///
 ///     datagram = seq u64 LE ‖ ciphertext ‖ tag (16)
 ///     nonce    = direction label (4: "C2S\0" / "S2C\0") ‖ seq u64 LE

@@ -1,5 +1,5 @@
 /// Why a connect token could not be opened (or issued). The cases are distinct so the server can count and
-/// log them apart; what it tells the peer is its own choice (usually one generic reason, see SECURITY-DRAFT §5).
+/// log them apart; what it tells the peer is its own choice (usually one generic reason, see PROTOCOL.md §18.5).
 public enum TokenError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Not a token: wrong magic, shorter than header + tag, longer than `TokenKeyring.maxSealedByteCount`,
     /// or (after authentication) a body that does not decode.

@@ -2,8 +2,8 @@
 /// version both support or answers DENY(version_mismatch) carrying its own range.
 public enum ProtocolVersion {
     /// Version 2: delta snapshots (version 1 sent full snapshots; PROTOCOL.md §11).
-    public static let current: UInt16 = 2
-    public static let supported: ClosedRange<UInt16> = 2...2
+    public static let current: UInt16 = 3
+    public static let supported: ClosedRange<UInt16> = 3...3
 
     /// The highest version in both the client's range and `supported`; nil if there is none
     /// (including an empty client range, clientMin > clientMax).
@@ -124,6 +124,11 @@ public enum ReasonCode: UInt8, CaseIterable, Sendable, Error {
     case kicked = 11
     case rateLimited = 12
     case serverFull = 13
+    /// The first packet was not a connect token the server accepts (malformed, forged, expired, unknown key,
+    /// or already used from another address); only ever ENet disconnect data.
+    case invalidToken = 14
+    /// No connect token within the server's deadline after connecting; ENet disconnect data.
+    case tokenTimeout = 15
 
     /// snake_case name.
     public var name: String {
@@ -142,6 +147,8 @@ public enum ReasonCode: UInt8, CaseIterable, Sendable, Error {
         case .kicked: "kicked"
         case .rateLimited: "rate_limited"
         case .serverFull: "server_full"
+        case .invalidToken: "invalid_token"
+        case .tokenTimeout: "token_timeout"
         }
     }
 

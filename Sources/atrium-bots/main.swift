@@ -46,6 +46,8 @@ struct Run: ParsableCommand {
     @Option(help: "A previous JSON result to compare against.") var compare: String?
     @Option(name: .customLong("stats-url"), help: "A remote node's GET /v1/stats URL, for server figures.")
     var statsURL: String?
+    @Option(name: .customLong("join-url"), help: "A remote node's POST /v1/join URL (default: from --stats-url, else port 7780).")
+    var joinURL: String?
 
     func run() throws {
         var scenario: Scenario
@@ -76,11 +78,20 @@ struct Run: ParsableCommand {
         var node: NodeRuntime?
         var address: TransportAddress
         var stats: (@Sendable () -> ServerSample?)?
+        var tickets: TicketSource
         var statsPoller: ServerStatsPoller?
         defer { statsPoller?.stop() }
         switch scenario.target {
         case .remote(let remote):
             address = remote
+            // The organizer API key comes from the environment (never a flag: flags show in `ps`).
+            let apiKey = ProcessInfo.processInfo.environment["ATRIUM_JOIN_API_KEY"] ?? SecuritySettings.developmentJoinApiKey
+            let url = scenario.effectiveJoinURL ?? ""
+            guard let source = JoinServiceTicketSource(url: url, apiKey: apiKey) else {
+                printError("join_url '\(url)' is not a URL")
+                throw ExitCode(2)
+            }
+            tickets = source
             if let url = scenario.statsURL {
                 guard let poller = ServerStatsPoller(url: url) else {
                     printError("stats_url '\(url)' is not a URL")
@@ -94,6 +105,7 @@ struct Run: ParsableCommand {
             let runtime = try startLocalNode(configPath: configPath)
             node = runtime
             address = TransportAddress(host: "127.0.0.1", port: runtime.port)
+            tickets = KeyringTicketSource(keyring: runtime.tokenKeyring, serverAddress: "\(address)")
             stats = {
                 let s = runtime.statistics
                 guard s.ticks > 0 else { return nil }
@@ -107,7 +119,7 @@ struct Run: ParsableCommand {
         signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
         let runner: LoadRunner
         do {
-            runner = try LoadRunner(scenario: scenario, world: world, serverStats: stats) {
+            runner = try LoadRunner(scenario: scenario, world: world, tickets: tickets, serverStats: stats) {
                 interrupted.load(ordering: .relaxed)
             }
         } catch {
@@ -183,6 +195,7 @@ struct Run: ParsableCommand {
         }
         if let measuringBots { scenario.measuringBots = max(0, measuringBots) }
         if let statsURL { scenario.statsURL = statsURL }
+        if let joinURL { scenario.joinURL = joinURL }
         return scenario
     }
 

@@ -49,6 +49,8 @@ struct Serve: AsyncParsableCommand {
     var maxFullRateAvatars: String?
     @Option(name: .customLong("interest-leave-margin-m"), help: "Interest hysteresis margin.")
     var interestLeaveMarginM: String?
+    @Option(name: .customLong("set"), help: "Any configuration key as key=value (repeatable), e.g. --set token_lifetime_s=30.")
+    var settings: [String] = []
 
     var flagOverrides: [String: String] {
         let pairs: [(String, String?)] = [
@@ -60,7 +62,13 @@ struct Serve: AsyncParsableCommand {
             ("admin_bind_address", adminBindAddress), ("interest_mode", interestMode), ("bandwidth_kbps", bandwidthKbps),
             ("max_full_rate_avatars", maxFullRateAvatars), ("interest_leave_margin_m", interestLeaveMarginM),
         ]
-        return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
+        var flags = Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
+        for setting in settings {
+            // "key=value"; a setting without "=" keeps its whole text as the key so the loader names it.
+            let parts = setting.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            flags[String(parts[0])] = parts.count == 2 ? String(parts[1]) : ""
+        }
+        return flags
     }
 
     func run() async throws {
@@ -99,8 +107,15 @@ struct Serve: AsyncParsableCommand {
             .init(service: AtriumNodeService(configuration: configuration, worlds: worlds, logger: logger, board: board))
         ]
         if configuration.adminPort != 0 {
+            let join: JoinIssuer
+            do {
+                join = try JoinIssuer(configuration: configuration, worlds: worlds, board: board)
+            } catch {
+                printError(error.description)
+                throw ExitCode(2)
+            }
             let admin = AdminHTTP.application(
-                board: board, host: configuration.adminBindAddress, port: configuration.adminPort, logger: logger)
+                board: board, host: configuration.adminBindAddress, port: configuration.adminPort, logger: logger, join: join)
             services.append(.init(service: admin))
         }
         let group = ServiceGroup(

@@ -1,5 +1,6 @@
 import AtriumBots
 import AtriumReport
+import AtriumSecurity
 import AtriumServer
 import AtriumTransport
 import AtriumWorld
@@ -32,7 +33,8 @@ func expoWorld() throws -> WorldDefinition {
         scenario.rampPerSecond = 50
         scenario.behaviours = [BehaviourShare(kind: .wander, weight: 1), BehaviourShare(kind: .visitBooths, weight: 1)]
         scenario.measuringBots = 3
-        let runner = try LoadRunner(scenario: scenario, world: try expoWorld()) {
+        let tickets = KeyringTicketSource(keyring: node.tokenKeyring, serverAddress: "127.0.0.1:\(node.port)")
+        let runner = try LoadRunner(scenario: scenario, world: try expoWorld(), tickets: tickets) {
             let s = node.statistics
             return s.ticks == 0 ? nil : ServerSample(
                 tickMillisP50: s.tickMillisP50, tickMillisP99: s.tickMillisP99, cpuCores: s.workerCpuCores,
@@ -70,7 +72,9 @@ func expoWorld() throws -> WorldDefinition {
         var scenario = Scenario(name: "nowhere", world: "expo-hall", bots: 3, target: .remote(TransportAddress(host: "127.0.0.1", port: 9)))
         scenario.durationSeconds = 60
         scenario.connectTimeoutSeconds = 1
-        let runner = try LoadRunner(scenario: scenario, world: try expoWorld())
+        let runner = try LoadRunner(
+            scenario: scenario, world: try expoWorld(),
+            tickets: KeyringTicketSource(keyring: .development, serverAddress: "127.0.0.1:9"))
         runner.serverAddress = TransportAddress(host: "127.0.0.1", port: 9)
         let started = MonotonicClock.nowMicros()
         let report = runner.run(startedAt: "") { _ in }

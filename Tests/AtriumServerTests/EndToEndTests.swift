@@ -1,4 +1,5 @@
 import AtriumClient
+import AtriumSecurity
 import AtriumTransport
 import AtriumWire
 import Foundation
@@ -13,6 +14,7 @@ func startTestNode(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) thr
     configuration.port = 0
     configuration.bindAddress = "127.0.0.1"
     configuration.shutdownGraceMs = 1000
+    configuration.securityLogDirectory = "off"
     adjust(&configuration)
     let (worlds, errors) = LoadedWorld.loadDirectory(packageRoot.appendingPathComponent("Worlds").path)
     #expect(errors.isEmpty, "\(errors)")
@@ -143,7 +145,7 @@ extension NodeRuntime {
         early.send([0x04] + Array(repeating: 0, count: 8), channel: .state)
         #expect(early.nextClosingReason() == .unexpectedMessage)
 
-        // Silence → hello_timeout.
+        // A token, then silence → hello_timeout.
         let silent = try RawPeer(node.address)
         #expect(silent.nextClosingReason(seconds: 3) == .helloTimeout)
 
@@ -189,13 +191,25 @@ extension NodeRuntime {
 }
 
 /// A bare ENet peer for sending arbitrary bytes at the node.
+/// A client that speaks the session layer by hand, so tests can send what a real client never would.
 final class RawPeer {
     let host: TransportHost
     let peer: PeerHandle
     var connected = false
     var disconnectData: UInt32?
+    /// The sealed session (nil: the peer never presented a token).
+    var channel: SecureChannel?
 
-    init(_ address: TransportAddress) throws {
+    /// A development-key ticket for `world` (what a local tool or a test holds).
+    static func ticket(world: String = "expo-hall", name: String = "raw", role: Role = .visitor, port: UInt16 = 0) -> JoinTicket {
+        try! JoinTicket.issue(
+            keyring: .development, userId: "user-\(name)", displayName: name, role: role.rawValue, worldId: world,
+            serverAddresses: ["127.0.0.1:\(port)"])
+    }
+
+    /// Connects; then presents `token` (nil: nothing) as the first packet. Later `send`s are sealed with
+    /// `ticket`'s keys when given.
+    init(_ address: TransportAddress, ticket: JoinTicket? = RawPeer.ticket(), token: [UInt8]? = nil) throws {
         host = try TransportHost(bindTo: nil, peerLimit: 1, channelLimit: Channel.count)
         peer = try host.connect(to: address, channelCount: Channel.count)
         let deadline = MonotonicClock.nowMicros() + 3_000_000
@@ -203,18 +217,45 @@ final class RawPeer {
             if case .connected = host.service(timeoutMilliseconds: 10) { connected = true }
         }
         guard connected else { throw ConnectionError(description: "raw peer could not connect") }
+        if let ticket {
+            channel = SecureChannel(ticket: ticket)
+            sendUnsealed(token ?? ticket.token, channel: .control)
+        } else if let token {
+            sendUnsealed(token, channel: .control)
+        }
     }
 
+    /// Sealed with the session (as a real client sends everything after the token).
     func send(_ bytes: [UInt8], channel: Channel) {
+        guard let sealed = self.channel?.seal(bytes, channel: channel) else { return }
+        sendUnsealed(sealed, channel: channel)
+    }
+
+    func sendUnsealed(_ bytes: [UInt8], channel: Channel) {
         host.send(bytes, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
         host.flush()
+    }
+
+    /// Joins with a sealed HELLO for the ticket's world; returns the WELCOME's client id.
+    func hello(world: String = "expo-hall") -> UInt16? {
+        send(
+            ClientMessage.hello(
+                Hello(minVersion: 1, maxVersion: ProtocolVersion.current, requestedRole: .visitor, worldId: world, displayName: "raw")
+            ).encode(codec: nil), channel: .control)
+        let deadline = MonotonicClock.nowMicros() + 3_000_000
+        while MonotonicClock.nowMicros() < deadline {
+            if case .welcome(let welcome) = nextMessage(seconds: 0.1) { return welcome.clientId }
+        }
+        return nil
     }
 
     func nextMessage(seconds: Double = 3) -> ServerMessage? {
         let deadline = MonotonicClock.nowMicros() + UInt64(seconds * 1_000_000)
         while MonotonicClock.nowMicros() < deadline {
             switch host.service(timeoutMilliseconds: 10) {
-            case .received(_, _, let payload): return try? ServerMessage.decode(payload, codec: nil)
+            case .received(_, let channelNumber, let packet):
+                guard let payload = channel?.open(packet, channel: channelNumber) else { continue }
+                return try? ServerMessage.decode(payload, codec: nil)
             case .disconnected(_, let data): disconnectData = data
             default: break
             }

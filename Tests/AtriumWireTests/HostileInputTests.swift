@@ -143,9 +143,9 @@ private func decodeWhole(_ bytes: [UInt8], codec: PoseCodec) throws(WireError) -
     @Test func unknownCodes() {
         #expect(throws: WireError.invalidField(field: "requestedRole", value: 8)) { try ClientMessage.decode(hello(role: 8), codec: nil) }
         #expect(throws: WireError.invalidField(field: "requestedRole", value: 255)) { try ClientMessage.decode(hello(role: 255), codec: nil) }
-        #expect(throws: WireError.invalidField(field: "reason", value: 14)) { try ServerMessage.decode([0x85, 1, 0, 14], codec: nil) }
+        #expect(throws: WireError.invalidField(field: "reason", value: 16)) { try ServerMessage.decode([0x85, 1, 0, 16], codec: nil) }
         #expect(throws: WireError.invalidField(field: "reason", value: 200)) { try ServerMessage.decode([0x88, 200, 0], codec: nil) }
-        #expect(throws: WireError.invalidField(field: "reason", value: 14)) { try ServerMessage.decode([0x82, 14, 1, 0, 1, 0, 0], codec: nil) }
+        #expect(throws: WireError.invalidField(field: "reason", value: 16)) { try ServerMessage.decode([0x82, 16, 1, 0, 1, 0, 0], codec: nil) }
         #expect(throws: WireError.invalidField(field: "role", value: 9)) { try ServerMessage.decode([0x84, 1, 0, 9, 1, 0x61], codec: nil) }
     }
 

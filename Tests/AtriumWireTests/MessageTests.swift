@@ -88,14 +88,14 @@ import Testing
 
     @Test func versionNegotiation() {
         // v2 only: a v1 client (full snapshots) is refused.
-        #expect(ProtocolVersion.current == 2 && ProtocolVersion.supported == 2...2)
-        #expect(ProtocolVersion.negotiate(clientMin: 2, clientMax: 2) == 2)
-        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 5) == 2)
-        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 1) == nil)
+        #expect(ProtocolVersion.current == 3 && ProtocolVersion.supported == 3...3)
+        #expect(ProtocolVersion.negotiate(clientMin: 3, clientMax: 3) == 3)
+        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 5) == 3)
+        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 2) == nil)
         #expect(ProtocolVersion.negotiate(clientMin: 0, clientMax: 1) == nil)
-        #expect(ProtocolVersion.negotiate(clientMin: 3, clientMax: 5) == nil)
+        #expect(ProtocolVersion.negotiate(clientMin: 4, clientMax: 5) == nil)
         #expect(ProtocolVersion.negotiate(clientMin: 0, clientMax: 0) == nil)
-        #expect(ProtocolVersion.negotiate(clientMin: 2, clientMax: 1) == nil)
+        #expect(ProtocolVersion.negotiate(clientMin: 3, clientMax: 2) == nil)
     }
 
     @Test func peekVersionRangeOfAFutureHello() {
@@ -113,13 +113,13 @@ import Testing
         #expect(Role.allCases.map(\.rawValue) == Array(0...7))
         #expect(Role(name: "village_head") == .villageHead && Role(name: "villageHead") == nil)
         for r in Role.allCases { #expect(Role(name: r.name) == r) }
-        #expect(ReasonCode.allCases.map(\.rawValue) == Array(0...13))
+        #expect(ReasonCode.allCases.map(\.rawValue) == Array(0...15))
         for r in ReasonCode.allCases {
             #expect(ReasonCode(name: r.name) == r)
             #expect(ReasonCode(disconnectData: r.disconnectData) == r)
         }
         #expect(ReasonCode.serverFull.name == "server_full")
-        #expect(ReasonCode(disconnectData: 14) == nil && ReasonCode(disconnectData: 0x100) == nil)
+        #expect(ReasonCode(disconnectData: 16) == nil && ReasonCode(disconnectData: 0x100) == nil)
         #expect(Channel.count == 3 && Channel.allCases.count == 3)
     }
 

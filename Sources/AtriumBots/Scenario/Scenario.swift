@@ -34,6 +34,17 @@ public struct Scenario: Sendable {
     public var measuringBots: Int
     /// A remote node's `GET /v1/stats` URL (docs/ADMIN.md), for server-side figures.
     public var statsURL: String?
+    /// A remote node's POST /v1/join URL; default: the stats URL's host with /v1/join, else port 7780 of the
+    /// server's host.
+    public var joinURL: String?
+
+    /// The join endpoint of a remote target (see `joinURL`).
+    public var effectiveJoinURL: String? {
+        guard case .remote(let address) = target else { return nil }
+        if let joinURL { return joinURL }
+        if let statsURL, statsURL.hasSuffix("/v1/stats") { return String(statsURL.dropLast("/v1/stats".count)) + "/v1/join" }
+        return "http://\(address.host):7780/v1/join"
+    }
 
     public init(name: String, world: String, bots: Int, target: Target) {
         self.name = name
@@ -53,6 +64,7 @@ public struct Scenario: Sendable {
         self.connectTimeoutSeconds = 10
         self.measuringBots = 200
         self.statsURL = nil
+        self.joinURL = nil
     }
 }
 
@@ -93,6 +105,14 @@ extension Scenario {
             guard case .remote = target else { throw stats.error("stats_url applies to a remote server") }
             scenario.statsURL = text
         }
+        if let join = try server.mapping(allowedKeys: serverKeys).optional("join_url") {
+            let text = try join.string()
+            guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
+                throw join.error("'\(text)' is not an http:// or https:// URL")
+            }
+            guard case .remote = target else { throw join.error("join_url applies to a remote server") }
+            scenario.joinURL = text
+        }
         if let v = root.optional("description") { scenario.description = try v.string() }
         if let v = root.optional("world_file") { scenario.worldFile = try v.string() }
         if let v = root.optional("ramp_per_s") { scenario.rampPerSecond = try v.double(in: 0.1...100_000) }
@@ -111,7 +131,7 @@ extension Scenario {
         return scenario
     }
 
-    static let serverKeys: Set<String> = ["address", "local", "config", "stats_url"]
+    static let serverKeys: Set<String> = ["address", "local", "config", "stats_url", "join_url"]
 
     static func parseTarget(_ value: YAMLValue) throws(DocumentError) -> Target {
         let map = try value.mapping(allowedKeys: serverKeys)

@@ -11,17 +11,20 @@ public final class StatisticsBoard: Sendable {
 
     func attach(_ node: NodeRuntime) { runtime.withLock { $0 = node } }
     public var current: NodeStatistics? { runtime.withLock { $0?.statistics } }
+    /// The node's bound UDP port, once it runs.
+    public var port: UInt16? { runtime.withLock { $0?.port } }
 }
 
 import Synchronization
 
-/// The node's small HTTP admin surface (Hummingbird): `GET /v1/stats` and `GET /healthz`. It binds to
+/// The node's small HTTP admin surface (Hummingbird): `GET /v1/stats`, `GET /healthz` and `POST /v1/join`. It binds to
 /// `admin_bind_address` (loopback by default) because it is for operators and load tools, not clients.
 public enum AdminHTTP {
     public static func application(
-        board: StatisticsBoard, host: String, port: Int, logger: Logger
+        board: StatisticsBoard, host: String, port: Int, logger: Logger, join: JoinIssuer? = nil
     ) -> some ApplicationProtocol {
         let router = Router()
+        join?.register(on: router)
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/v1/stats") { _, _ -> Response in
             guard let stats = board.current else {

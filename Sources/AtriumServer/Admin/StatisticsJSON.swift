@@ -26,6 +26,10 @@ struct StatisticsDocument: Codable, Equatable {
         var chat_relayed: UInt64
         var malformed_messages: UInt64
         var unexpected_messages: UInt64
+        var tokens_rejected: UInt64
+        var token_timeouts: UInt64
+        var unopened_packets: UInt64
+        var rate_limited_drops: UInt64
     }
 
     var uptime_s: Double
@@ -62,7 +66,9 @@ struct StatisticsDocument: Codable, Equatable {
             inputs_applied: t.inputsApplied, inputs_stale: t.inputsStale, inputs_rubber_banded: t.inputsRubberBanded,
             inputs_out_of_reach: t.inputsOutOfReach, snapshots_sent: t.snapshotsSent,
             snapshot_datagrams: t.snapshotDatagrams, snapshot_bytes: t.snapshotBytes, chat_relayed: t.chatRelayed,
-            malformed_messages: s.malformedMessages, unexpected_messages: s.unexpectedMessages)
+            malformed_messages: s.malformedMessages, unexpected_messages: s.unexpectedMessages,
+            tokens_rejected: s.tokensRejected, token_timeouts: s.tokenTimeouts, unopened_packets: s.unopenedPackets,
+            rate_limited_drops: s.rateLimitedDrops)
     }
 
     func encoded() -> Data {

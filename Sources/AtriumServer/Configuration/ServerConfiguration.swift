@@ -2,7 +2,7 @@
 /// when no file is given; every key is documented in docs/CONFIGURATION.md (a test keeps the two in step).
 public struct ServerConfiguration: Sendable, Equatable {
     public var port: Int = 7777
-    public var bindAddress: String = "0.0.0.0"
+    public var bindAddress: String = "127.0.0.1"
     public var worldsDirectory: String = "Worlds"
     public var maxClients: Int = 4000
     public var helloTimeoutMs: Int = 5000
@@ -20,6 +20,24 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxFullRateAvatars: Int = 64
     public var interestLeaveMarginMetres: Double = 2
     public var adminBindAddress: String = "127.0.0.1"
+    // Security (issue #5; docs/PROTOCOL.md §18).
+    /// "development" or `keyId:secret` pairs (hex or base64 secrets; the highest id issues).
+    public var tokenKeys: String = "development"
+    public var allowDevelopmentKeys: Bool = false
+    /// The organizer API key that authorizes POST /v1/join; "development" = `atrium-development-organizer-key`.
+    public var joinApiKey: String = "development"
+    public var tokenLifetimeSeconds: Int = 60
+    public var tokenDeadlineMs: Int = 2000
+    /// "host:port" written into tokens; "auto" = the bind address (loopback for 0.0.0.0) and bound port.
+    public var publicAddress: String = "auto"
+    /// Directory of the daily security log files; "off" disables the security log.
+    public var securityLogDirectory: String = "logs/security"
+    public var securityLogRetentionDays: Int = 30
+    public var ratePosesPerSecond: Double = 120
+    public var rateVoiceFramesPerSecond: Double = 60
+    public var rateVoiceKbps: Double = 64
+    public var rateChatBurst: Double = 5
+    public var rateChatPerSecond: Double = 1
 
     public init() {}
 
@@ -107,6 +125,21 @@ extension ConfigurationKey {
         }
     }
 
+    static func boolean(
+        _ name: String, _ keyPath: WritableKeyPath<ServerConfiguration, Bool> & Sendable, summary: String
+    ) -> ConfigurationKey {
+        ConfigurationKey(
+            name: name, type: "boolean", defaultValue: String(ServerConfiguration()[keyPath: keyPath]),
+            range: "true | false", summary: summary
+        ) { config, raw throws(ConfigurationValueError) in
+            switch raw.trimmed.lowercased() {
+            case "true", "yes", "1": config[keyPath: keyPath] = true
+            case "false", "no", "0": config[keyPath: keyPath] = false
+            default: throw ConfigurationValueError(message: "'\(raw)' is not true or false")
+            }
+        }
+    }
+
     static func choice<E: RawRepresentable & CaseIterable & Sendable>(
         _ name: String, _ keyPath: WritableKeyPath<ServerConfiguration, E> & Sendable, summary: String
     ) -> ConfigurationKey where E.RawValue == String {
@@ -169,6 +202,28 @@ extension ServerConfiguration {
                  summary: "At most this many avatars updated per client per tick."),
         .number("interest_leave_margin_m", \.interestLeaveMarginMetres, range: 0...50,
                 summary: "Hysteresis: an avatar leaves a client's set only this far beyond the interest radius."),
+        .text("token_keys", \.tokenKeys,
+              summary: "Connect-token keys: `development`, or `id:secret` pairs (hex/base64, comma-separated; the highest id issues). Never logged."),
+        .boolean("allow_development_keys", \.allowDevelopmentKeys,
+                 summary: "Allow the public development token key or join API key on a non-loopback bind address."),
+        .text("join_api_key", \.joinApiKey,
+              summary: "Organizer API key for POST /v1/join (`Authorization: Bearer …`); `development` = the public development key."),
+        .integer("token_lifetime_s", \.tokenLifetimeSeconds, range: 5...3600,
+                 summary: "A connect token must be first used within this many seconds of issue."),
+        .integer("token_deadline_ms", \.tokenDeadlineMs, range: 100...60000,
+                 summary: "A connection that has not presented its token by then is dropped (token_timeout)."),
+        .text("public_address", \.publicAddress,
+              summary: "host:port written into connect tokens; `auto` = the bind address (loopback for 0.0.0.0) and port."),
+        .text("security_log_dir", \.securityLogDirectory,
+              summary: "Directory of the daily security log (raw addresses, token and rate-limit events); `off` disables it."),
+        .integer("security_log_retention_days", \.securityLogRetentionDays, range: 1...3650,
+                 summary: "Security log files older than this many days are deleted."),
+        .number("rate_poses_per_s", \.ratePosesPerSecond, range: 1...1000, summary: "POSE messages a session may send per second."),
+        .number("rate_voice_frames_per_s", \.rateVoiceFramesPerSecond, range: 1...1000,
+                summary: "VOICE frames a session may send per second."),
+        .number("rate_voice_kbps", \.rateVoiceKbps, range: 8...1000, summary: "Voice payload a session may send, kbit/s."),
+        .number("rate_chat_burst", \.rateChatBurst, range: 1...100, summary: "CHAT messages a session may send at once."),
+        .number("rate_chat_per_s", \.rateChatPerSecond, range: 0.01...100, summary: "CHAT messages per second after the burst."),
     ]
 }
 

@@ -1,3 +1,4 @@
+import AtriumSecurity
 import AtriumTransport
 import Foundation
 import Logging
@@ -52,23 +53,45 @@ public struct NodeStartError: Error, CustomStringConvertible {
 public final class NodeRuntime: Sendable {
     private let control: NodeControl
     public let port: UInt16
+    /// The keyring the node opens connect tokens with: in-process users (tests, the load tool's local node)
+    /// issue tickets with it directly instead of calling POST /v1/join.
+    public let tokenKeyring: TokenKeyring
 
-    private init(control: NodeControl, port: UInt16) {
+    private init(control: NodeControl, port: UInt16, tokenKeyring: TokenKeyring) {
         self.control = control
         self.port = port
+        self.tokenKeyring = tokenKeyring
     }
 
     /// Binds the UDP port and starts ticking; returns once the node is listening.
     public static func start(
         configuration: ServerConfiguration, worlds: [LoadedWorld], logger: Logger
     ) throws(NodeStartError) -> NodeRuntime {
+        let security: SecuritySettings
+        do {
+            security = try SecuritySettings(configuration)
+        } catch {
+            throw NodeStartError(description: error.description)
+        }
+        var securityLog: SecurityLog?
+        if configuration.securityLogDirectory.trimmed != "off" {
+            do {
+                securityLog = try SecurityLog(
+                    directory: configuration.securityLogDirectory, retentionDays: configuration.securityLogRetentionDays)
+            } catch {
+                throw NodeStartError(description: "\(error)")
+            }
+        }
+        let log = securityLog
         let control = NodeControl()
         let started = StartSignal()
         // The worker (and its ENet host) is created on its own thread and never leaves it.
         let thread = Thread {
             let worker: Worker
             do {
-                worker = try Worker(configuration: configuration, worlds: worlds, control: control, logger: logger)
+                worker = try Worker(
+                    configuration: configuration, worlds: worlds, control: control, logger: logger, security: security,
+                    securityLog: log)
             } catch {
                 started.fail("\(error)")
                 control.markFinished()
@@ -76,6 +99,7 @@ public final class NodeRuntime: Sendable {
             }
             started.succeed(port: worker.host.localPort)
             worker.run()
+            log?.close()
             control.markFinished()
         }
         thread.name = "atrium-worker-0"
@@ -83,7 +107,7 @@ public final class NodeRuntime: Sendable {
         thread.start()
         switch started.wait() {
         case .success(let port):
-            return NodeRuntime(control: control, port: port)
+            return NodeRuntime(control: control, port: port, tokenKeyring: security.keyring)
         case .failure(let error):
             throw error
         }

@@ -30,6 +30,14 @@ public struct NodeStatistics: Sendable, Equatable {
     /// Messages that could not be decoded, and sessions closed for protocol violations.
     public var malformedMessages: UInt64 = 0
     public var unexpectedMessages: UInt64 = 0
+    /// Connect tokens refused (malformed, forged, expired, unknown key, reused) and connections dropped for
+    /// presenting none in time.
+    public var tokensRejected: UInt64 = 0
+    public var tokenTimeouts: UInt64 = 0
+    /// Packets of established sessions that did not open (forged, replayed, too old): dropped unanswered.
+    public var unopenedPackets: UInt64 = 0
+    /// Messages dropped by per-session rate limits.
+    public var rateLimitedDrops: UInt64 = 0
 
     public init() {}
 

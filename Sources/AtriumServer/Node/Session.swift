@@ -4,7 +4,9 @@ import AtriumWire
 /// One ENet peer's conversation with the node.
 struct Session {
     enum State: Equatable {
-        /// Connected; HELLO not yet received.
+        /// Connected; the connect token (the first packet, PROTOCOL.md §18) not yet received.
+        case awaitingToken
+        /// Token accepted, session sealed; HELLO not yet received.
         case awaitingHello
         /// Joined a shard with this avatar.
         case joined(shard: Int, avatar: UInt16)
@@ -14,7 +16,9 @@ struct Session {
 
     let peer: PeerHandle
     let connectedMicros: UInt64
-    var state: State = .awaitingHello
+    var state: State = .awaitingToken
+    /// Set when the token is accepted: every later packet in either direction is sealed with these.
+    var keys: SessionKeys?
     var lastHeardMicros: UInt64
     var displayName = ""
     /// Reasons already logged for this peer: one log line per peer per reason, never a flood.

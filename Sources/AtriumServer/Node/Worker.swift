@@ -1,3 +1,4 @@
+import AtriumSecurity
 import AtriumTransport
 import AtriumWire
 import AtriumWorld
@@ -23,6 +24,12 @@ final class Worker {
     var logger: Logger
     private var sessions: [PeerHandle: Session] = [:]
     private let startMicros: UInt64
+    private var gate: TokenGate
+    /// Packets of established sessions that did not open (forged, replayed, too old): dropped.
+    private var unopenedPackets: UInt64 = 0
+    /// Messages dropped by a session's rate limits.
+    private var rateLimitedDrops: UInt64 = 0
+    private var tokenTimeouts: UInt64 = 0
     private var malformedMessages: UInt64 = 0
     private var unexpectedMessages: UInt64 = 0
     private var ticks: UInt64 = 0
@@ -32,9 +39,11 @@ final class Worker {
     private var lastPublish: (micros: UInt64, cpu: Double, workerCPU: Double, stats: HostStatistics)
 
     init(
-        configuration: ServerConfiguration, worlds: [LoadedWorld], control: NodeControl, logger: Logger
+        configuration: ServerConfiguration, worlds: [LoadedWorld], control: NodeControl, logger: Logger,
+        security: SecuritySettings, securityLog: SecurityLogSink?
     ) throws(TransportError) {
         self.configuration = configuration
+        gate = TokenGate(settings: security, securityLog: securityLog)
         self.control = control
         self.logger = logger
         host = try TransportHost(
@@ -77,10 +86,21 @@ final class Worker {
     }
 
     private var outbox: Outbox {
-        let host = self.host
-        return Outbox { peer, bytes, channel in
-            host.send(bytes, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
+        Outbox { [unowned self] peer, bytes, channel in deliver(bytes, to: peer, channel: channel) }
+    }
+
+    /// Seals `message` with the peer's session and sends it: the one way anything reaches a client. A peer
+    /// without a session (no accepted token) gets nothing; its reason travels in the ENet disconnect data.
+    private func deliver(_ message: [UInt8], to peer: PeerHandle, channel: Channel) {
+        guard var session = sessions[peer], var keys = session.keys else { return }
+        guard let sealed = try? keys.sealer.seal(message, channel: channel.rawValue) else {
+            // 2^64 datagrams: the session must end rather than reuse a nonce.
+            host.disconnectLater(peer, data: ReasonCode.serverClosing.disconnectData)
+            return
         }
+        session.keys = keys
+        sessions[peer] = session
+        host.send(sealed, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
     }
 
     // MARK: the loop
@@ -135,9 +155,30 @@ final class Worker {
 
     private func expireHellos(nowMicros: UInt64) {
         let limit = UInt64(configuration.helloTimeoutMs) * 1000
-        for (peer, session) in sessions where session.state == .awaitingHello {
-            if nowMicros &- session.connectedMicros > limit { close(peer, reason: .helloTimeout, detail: "no HELLO in time") }
+        let tokenLimit = gate.settings.tokenDeadlineMicros
+        for (peer, session) in sessions {
+            switch session.state {
+            case .awaitingHello where nowMicros &- session.connectedMicros > limit:
+                close(peer, reason: .helloTimeout, detail: "no HELLO in time")
+            case .awaitingToken where nowMicros &- session.connectedMicros > tokenLimit:
+                tokenTimeouts += 1
+                gate.securityLog?.record(
+                    "token_timeout", ["address": host.address(of: peer).map { "\($0)" } ?? "unknown"])
+                dropUnauthenticated(peer, reason: .tokenTimeout)
+            default:
+                break
+            }
         }
+    }
+
+    /// Ends a connection that never got a session: no reply (nothing unauthenticated is answered), the reason
+    /// in the ENet disconnect data only.
+    private func dropUnauthenticated(_ peer: PeerHandle, reason: ReasonCode) {
+        guard var session = sessions[peer] else { return }
+        session.state = .closing
+        sessions[peer] = session
+        host.disconnectNow(peer, data: reason.disconnectData)
+        sessions.removeValue(forKey: peer)
     }
 
     // MARK: events
@@ -159,17 +200,81 @@ final class Worker {
                 logger.info(
                     "left", metadata: ["peer": "\(session.logName)", "world": "\(shards[shardIndex].label)"])
             }
-        case .received(let peer, _, let payload):
+        case .received(let peer, let channel, let packet):
             guard var session = sessions[peer] else { return }
             session.lastHeardMicros = now
+            if session.state == .awaitingToken {
+                sessions[peer] = session
+                admitToken(packet, on: channel, from: session)
+                return
+            }
+            guard var keys = session.keys else { return }
+            let payload: [UInt8]
+            do {
+                payload = try keys.opener.open(packet, channel: channel)
+            } catch {
+                // Forged, replayed or too old: dropped, counted, no state change, never answered.
+                unopenedPackets += 1
+                if session.shouldLog("unopened") {
+                    gate.securityLog?.record(
+                        "packet_rejected",
+                        ["address": host.address(of: peer).map { "\($0)" } ?? "unknown", "reason": "\(error)"])
+                }
+                sessions[peer] = session
+                return
+            }
+            session.keys = keys
             sessions[peer] = session
             receive(payload, from: session)
         }
     }
 
+    private func admitToken(_ packet: [UInt8], on channel: UInt8, from session: Session) {
+        let peer = session.peer
+        guard channel == Channel.control.rawValue else {
+            gate.securityLog?.record(
+                "token_rejected", ["address": host.address(of: peer).map { "\($0)" } ?? "unknown", "reason": "wrong_channel"])
+            dropUnauthenticated(peer, reason: .invalidToken)
+            return
+        }
+        switch gate.admit(packet, from: host.address(of: peer), nowSeconds: JoinTicket.unixSeconds()) {
+        case .accepted(let keys):
+            var joined = session
+            joined.keys = keys
+            joined.state = .awaitingHello
+            sessions[peer] = joined
+        case .rejected(let reason):
+            logger.notice("connection refused: bad token", metadata: ["peer": "\(session.logName)", "reason": "\(reason)"])
+            dropUnauthenticated(peer, reason: .invalidToken)
+        }
+    }
+
+    /// Applies the session's rate limit for `kind`; false when the message must be dropped (and the session is
+    /// closed when the abuse is sustained).
+    private func withinRate(_ kind: RateLimitedKind, bytes: Int, session: Session) -> Bool {
+        guard var current = sessions[session.peer], var keys = current.keys else { return false }
+        let verdict = keys.limiter.admit(kind, bytes: bytes, nowMicros: now)
+        current.keys = keys
+        sessions[session.peer] = current
+        switch verdict {
+        case .allow:
+            return true
+        case .drop:
+            rateLimitedDrops += 1
+            return false
+        case .disconnect:
+            rateLimitedDrops += 1
+            gate.securityLog?.record(
+                "rate_limited",
+                ["address": host.address(of: session.peer).map { "\($0)" } ?? "unknown", "kind": "\(kind)"])
+            close(session.peer, reason: .rateLimited, detail: "sustained \(kind) rate over the limit")
+            return false
+        }
+    }
+
     private func receive(_ payload: [UInt8], from session: Session) {
         switch session.state {
-        case .closing:
+        case .closing, .awaitingToken:
             return
         case .awaitingHello:
             let message: ClientMessage
@@ -201,16 +306,18 @@ final class Worker {
             }
             switch message {
             case .pose(let input):
+                guard withinRate(.pose, bytes: payload.count, session: session) else { return }
                 if let rejection = shard.submit(input, from: avatarId, receivedMicros: now) {
                     noteRejection(session.peer, rejection)
                 }
             case .chat(let chat):
+                guard withinRate(.chat, bytes: payload.count, session: session) else { return }
                 shard.relayChat(chat.text, from: avatarId, outbox: outbox)
             case .ping(let ping):
-                host.send(
+                deliver(
                     ServerMessage.pong(Pong(clientTimeMicros: ping.clientTimeMicros, serverTimeMicros: now))
                         .encode(codec: nil),
-                    to: session.peer, channel: Channel.state.rawValue, delivery: .unreliable)
+                    to: session.peer, channel: .state)
             case .hello:
                 protocolViolation(session.peer, .unexpectedMessage, "HELLO after joining")
             case .voice, .voiceSetup, .voiceControl:
@@ -220,8 +327,22 @@ final class Worker {
         }
     }
 
-    private func join(_ session: Session, _ hello: Hello) {
+    private func join(_ session: Session, _ sealedHello: Hello) {
         let peer = session.peer
+        // Who joins, as what and where is what the token says (the organizer issued it); HELLO must agree on
+        // the world and brings the protocol versions.
+        guard let token = session.keys?.token else { return }
+        guard sealedHello.worldId == token.worldId else {
+            deny(peer, reason: .unknownWorld, detail: "the connect token is for world '\(token.worldId)'")
+            return
+        }
+        guard let tokenRole = Role(rawValue: token.role) else {
+            deny(peer, reason: .roleNotAllowed, detail: "the connect token names an unknown role")
+            return
+        }
+        var hello = sealedHello
+        hello.displayName = token.displayName
+        hello.requestedRole = tokenRole
         guard let version = ProtocolVersion.negotiate(clientMin: hello.minVersion, clientMax: hello.maxVersion) else {
             deny(peer, reason: .versionMismatch, detail: "server speaks protocol \(ProtocolVersion.supported)")
             return
@@ -261,12 +382,12 @@ final class Worker {
     // MARK: ending sessions
 
     private func deny(_ peer: PeerHandle, reason: ReasonCode, detail: String) {
-        host.send(
+        deliver(
             ServerMessage.deny(
                 Deny(
                     reason: reason, serverMinVersion: ProtocolVersion.supported.lowerBound,
                     serverMaxVersion: ProtocolVersion.supported.upperBound, detail: detail)
-            ).encode(codec: nil), to: peer, channel: Channel.control.rawValue, delivery: .reliable)
+            ).encode(codec: nil), to: peer, channel: .control)
         endSession(peer, reason: reason)
         logger.info("denied", metadata: ["peer": "\(peer.slot)", "reason": "\(reason.name)", "detail": "\(detail)"])
     }
@@ -284,9 +405,9 @@ final class Worker {
     }
 
     private func close(_ peer: PeerHandle, reason: ReasonCode, detail: String) {
-        host.send(
+        deliver(
             ServerMessage.closing(Closing(reason: reason, detail: String(detail.utf8.prefix(WireLimits.maxDetailBytes)) ?? ""))
-                .encode(codec: nil), to: peer, channel: Channel.control.rawValue, delivery: .reliable)
+                .encode(codec: nil), to: peer, channel: .control)
         endSession(peer, reason: reason)
     }
 
@@ -354,6 +475,10 @@ final class Worker {
         stats.totals = shards.reduce(into: ShardCounters()) { $0.add($1.counters) }
         stats.malformedMessages = malformedMessages
         stats.unexpectedMessages = unexpectedMessages
+        stats.tokensRejected = gate.rejectedTotal
+        stats.tokenTimeouts = tokenTimeouts
+        stats.unopenedPackets = unopenedPackets
+        stats.rateLimitedDrops = rateLimitedDrops
         tickHistogram.reset()
         lastPublish = (micros, cpu, workerCPU, io)
         control.publish(stats)
