@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(name: "AtriumVoiceTests", dependencies: ["AtriumVoice"], swiftSettings: strict),
         .testTarget(
             name: "AtriumServerTests",
-            dependencies: ["AtriumServer", "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumTransport", "AtriumSecurity"],
+            dependencies: ["AtriumServer", "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumTransport", "AtriumSecurity", "AtriumVoice"],
             swiftSettings: strict
         ),
         .testTarget(

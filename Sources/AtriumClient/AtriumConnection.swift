@@ -103,14 +103,14 @@ public final class AtriumConnection {
     /// Seals `bytes` and sends them on `channel`.
     public func send(_ bytes: [UInt8], channel: Channel) {
         guard let peer, let sealed = self.channel?.seal(bytes, channel: channel) else { return }
-        host.send(sealed, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
+        host.send(sealed, to: peer, channel: channel.rawValue, delivery: .forAtriumChannel(channel.rawValue))
         host.flush()
     }
 
     /// Sends `bytes` as they are, unsealed: only for tests of how the server treats hostile input.
     public func sendUnsealed(_ bytes: [UInt8], channel: Channel) {
         guard let peer else { return }
-        host.send(bytes, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
+        host.send(bytes, to: peer, channel: channel.rawValue, delivery: .forAtriumChannel(channel.rawValue))
         host.flush()
     }
 
@@ -122,6 +122,19 @@ public final class AtriumConnection {
     }
 
     public func sendChat(_ text: String) { send(session.chat(text), channel: .control) }
+
+    /// One Opus frame on the voice channel (PROTOCOL.md §17).
+    public func sendVoice(_ frame: VoiceFrame) { send(ClientMessage.voice(frame).encode(codec: nil), channel: .voice) }
+
+    /// Asks for relay or server-mixed voice; the answer comes as a `.voiceMode` event.
+    public func requestVoiceMode(_ mode: VoiceMode) {
+        send(ClientMessage.voiceSetup(VoiceSetup(requestedMode: mode)).encode(codec: nil), channel: .control)
+    }
+
+    /// Mute/unmute self, block/unblock someone, or (moderators) mute someone for everyone.
+    public func sendVoiceControl(_ control: VoiceControl) {
+        send(ClientMessage.voiceControl(control).encode(codec: nil), channel: .control)
+    }
 
     public func sendPing() { send(session.ping(nowMicros: MonotonicClock.nowMicros()), channel: .state) }
 

@@ -67,3 +67,15 @@ public struct HostStatistics: Sendable, Equatable {
         self.bytesReceived = bytesReceived
     }
 }
+
+extension Delivery {
+    /// How Atrium's ENet channels deliver (PROTOCOL.md §1.1): 0 control reliable, 1 state unreliable
+    /// sequenced, 2 voice unsequenced. One table for the server, the client library and the bots.
+    public static func forAtriumChannel(_ channel: UInt8) -> Delivery {
+        switch channel {
+        case 0: .reliable
+        case 2: .unsequenced
+        default: .unreliable
+        }
+    }
+}

@@ -232,7 +232,7 @@ final class RawPeer {
     }
 
     func sendUnsealed(_ bytes: [UInt8], channel: Channel) {
-        host.send(bytes, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
+        host.send(bytes, to: peer, channel: channel.rawValue, delivery: .forAtriumChannel(channel.rawValue))
         host.flush()
     }
 

@@ -30,6 +30,12 @@ struct StatisticsDocument: Codable, Equatable {
         var token_timeouts: UInt64
         var unopened_packets: UInt64
         var rate_limited_drops: UInt64
+        var voice_frames_received: UInt64
+        var voice_frames_invalid: UInt64
+        var voice_frames_muted: UInt64
+        var voice_frames_forwarded: UInt64
+        var voice_bundles_sent: UInt64
+        var voice_mixed_frames: UInt64
     }
 
     var uptime_s: Double
@@ -38,6 +44,8 @@ struct StatisticsDocument: Codable, Equatable {
     var tick_overruns: UInt64
     var cpu_cores: Double
     var worker_cpu_cores: Double
+    var voice_cpu_cores: Double
+    var voice_max_streams_per_listener: Int
     var sessions: Int
     var avatars: Int
     var datagrams_in_per_s: Double
@@ -54,6 +62,8 @@ struct StatisticsDocument: Codable, Equatable {
         tick_overruns = s.tickOverruns
         cpu_cores = s.cpuCores
         worker_cpu_cores = s.workerCpuCores
+        voice_cpu_cores = s.voiceCpuCores
+        voice_max_streams_per_listener = s.voice.maxStreamsPerListener
         sessions = s.sessions
         avatars = s.avatars
         datagrams_in_per_s = s.datagramsInPerSecond
@@ -68,7 +78,10 @@ struct StatisticsDocument: Codable, Equatable {
             snapshot_datagrams: t.snapshotDatagrams, snapshot_bytes: t.snapshotBytes, chat_relayed: t.chatRelayed,
             malformed_messages: s.malformedMessages, unexpected_messages: s.unexpectedMessages,
             tokens_rejected: s.tokensRejected, token_timeouts: s.tokenTimeouts, unopened_packets: s.unopenedPackets,
-            rate_limited_drops: s.rateLimitedDrops)
+            rate_limited_drops: s.rateLimitedDrops, voice_frames_received: s.voice.framesReceived,
+            voice_frames_invalid: s.voice.framesInvalid, voice_frames_muted: s.voice.framesMuted,
+            voice_frames_forwarded: s.voice.framesForwarded, voice_bundles_sent: s.voice.bundlesSent,
+            voice_mixed_frames: s.voice.mixedFrames)
     }
 
     func encoded() -> Data {

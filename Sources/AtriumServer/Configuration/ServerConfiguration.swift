@@ -1,3 +1,4 @@
+import AtriumWorld
 /// Everything an operator can set on a node. Defaults are the embedded configuration that `make run` uses
 /// when no file is given; every key is documented in docs/CONFIGURATION.md (a test keeps the two in step).
 public struct ServerConfiguration: Sendable, Equatable {
@@ -38,6 +39,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var rateVoiceKbps: Double = 64
     public var rateChatBurst: Double = 5
     public var rateChatPerSecond: Double = 1
+    // Voice (issue #6; docs/PROTOCOL.md §17).
+    public var voiceMaxStreams: Int = 8
+    public var voiceMixCapacity: Int = 100
 
     public init() {}
 
@@ -168,6 +172,13 @@ extension ServerConfiguration {
         return settings
     }
 
+    /// Voice routing settings every shard starts from (the hearing radius is each world's interest radius).
+    public var voiceRouting: VoiceRoutingSettings {
+        var settings = VoiceRoutingSettings()
+        settings.maxStreams = voiceMaxStreams
+        return settings
+    }
+
     /// Every key, in the order docs/CONFIGURATION.md lists them.
     public static let keys: [ConfigurationKey] = [
         .integer("port", \.port, range: 0...65535, summary: "UDP port the node listens on; 0 picks a free port."),
@@ -224,6 +235,10 @@ extension ServerConfiguration {
         .number("rate_voice_kbps", \.rateVoiceKbps, range: 8...1000, summary: "Voice payload a session may send, kbit/s."),
         .number("rate_chat_burst", \.rateChatBurst, range: 1...100, summary: "CHAT messages a session may send at once."),
         .number("rate_chat_per_s", \.rateChatPerSecond, range: 0.01...100, summary: "CHAT messages per second after the burst."),
+        .integer("voice_max_streams", \.voiceMaxStreams, range: 1...32,
+                 summary: "Most voice streams a listener receives at once (chosen by level × distance)."),
+        .integer("voice_mix_capacity", \.voiceMixCapacity, range: 0...2000,
+                 summary: "Most listeners the node mixes for (VOICE_SETUP mix); beyond it clients get relay mode."),
     ]
 }
 

@@ -38,6 +38,10 @@ public struct NodeStatistics: Sendable, Equatable {
     public var unopenedPackets: UInt64 = 0
     /// Messages dropped by per-session rate limits.
     public var rateLimitedDrops: UInt64 = 0
+    /// Voice across all instances (totals since start, except the per-interval maximum and CPU).
+    public var voice = VoiceCounters()
+    /// Worker-thread CPU spent on voice routing, bundling and mixing over the last interval, in cores.
+    public var voiceCpuCores: Double = 0
 
     public init() {}
 

@@ -30,6 +30,7 @@ final class Worker {
     /// Messages dropped by a session's rate limits.
     private var rateLimitedDrops: UInt64 = 0
     private var tokenTimeouts: UInt64 = 0
+    private var lastVoiceCPU: Double = 0
     private var malformedMessages: UInt64 = 0
     private var unexpectedMessages: UInt64 = 0
     private var ticks: UInt64 = 0
@@ -70,7 +71,8 @@ final class Worker {
         shards.append(
             Shard(
                 world: world, instance: instance, limits: limits, snapshotMaxBytes: configuration.snapshotMaxBytes,
-                interest: configuration.interest))
+                interest: configuration.interest, voice: configuration.voiceRouting,
+                mixCapacity: configuration.voiceMixCapacity))
         instancesByWorld[id, default: []].append(shards.count - 1)
         return shards.count - 1
     }
@@ -100,7 +102,7 @@ final class Worker {
         }
         session.keys = keys
         sessions[peer] = session
-        host.send(sealed, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
+        host.send(sealed, to: peer, channel: channel.rawValue, delivery: .forAtriumChannel(channel.rawValue))
     }
 
     // MARK: the loop
@@ -320,9 +322,18 @@ final class Worker {
                     to: session.peer, channel: .state)
             case .hello:
                 protocolViolation(session.peer, .unexpectedMessage, "HELLO after joining")
-            case .voice, .voiceSetup, .voiceControl:
-                // Voice routing is not wired into the server yet: well-formed voice messages are ignored.
-                break
+            case .voice(let frame):
+                guard withinRate(.voiceFrame, bytes: frame.opus.count, session: session) else { return }
+                shard.voice.receive(frame, from: avatarId, nowMicros: now)
+            case .voiceSetup(let setup):
+                let available = configuration.voiceMixCapacity - shards.reduce(0) { $0 + $1.voice.mixListenerCount }
+                let grant = shard.voice.setup(setup.requestedMode, for: avatarId, available: available)
+                deliver(ServerMessage.voiceMode(grant).encode(codec: nil), to: session.peer, channel: .control)
+            case .voiceControl(let control):
+                let role = shard.role(of: avatarId) ?? .visitor
+                if !shard.voice.control(control, from: avatarId, role: role) {
+                    noteRejection(session.peer, .notAModerator)
+                }
             }
         }
     }
@@ -479,6 +490,10 @@ final class Worker {
         stats.tokenTimeouts = tokenTimeouts
         stats.unopenedPackets = unopenedPackets
         stats.rateLimitedDrops = rateLimitedDrops
+        stats.voice = shards.reduce(into: VoiceCounters()) { $0.add($1.voice.counters) }
+        stats.voiceCpuCores = (stats.voice.cpuSeconds - lastVoiceCPU) / seconds
+        lastVoiceCPU = stats.voice.cpuSeconds
+        for shard in shards { shard.voice.resetPublishedMaxima() }
         tickHistogram.reset()
         lastPublish = (micros, cpu, workerCPU, io)
         control.publish(stats)

@@ -67,6 +67,7 @@ public enum InputRejection: String, Sendable {
     case outOfReach = "hand beyond arm's reach"
     case nonFinite = "non-finite position"
     case outOfBounds = "outside the world bounds"
+    case notAModerator = "moderator voice control from a role that does not moderate"
 }
 
 /// One running instance of a world: the authoritative avatars and the per-tick pipeline
@@ -90,12 +91,16 @@ final class Shard {
 
     let interestContext: InterestContext
     var composer: SnapshotComposer
+    let voice: VoiceRelay
 
     init(
         world: LoadedWorld, instance: Int = 1, limits: MovementLimits, snapshotMaxBytes: Int,
-        interest: InterestSettings = InterestSettings()
+        interest: InterestSettings = InterestSettings(), voice: VoiceRoutingSettings = VoiceRoutingSettings(),
+        mixCapacity: Int = 0
     ) {
         self.world = world
+        self.voice = VoiceRelay(
+            settings: Self.voiceSettings(voice, world: world.definition), mixCapacity: mixCapacity)
         self.instance = instance
         self.interestContext = InterestContext(world: world.definition)
         self.composer = SnapshotComposer(world: world.definition, settings: interest, snapshotMaxBytes: snapshotMaxBytes)
@@ -103,6 +108,13 @@ final class Shard {
         self.validator = MovementValidator(bounds: world.definition.bounds, limits: limits)
         self.maxReach = limits.maxReach
         self.snapshotMaxBytes = snapshotMaxBytes
+    }
+
+    /// Voice carries as far as sight: the world's interest radius is the hearing radius.
+    static func voiceSettings(_ base: VoiceRoutingSettings, world: WorldDefinition) -> VoiceRoutingSettings {
+        var settings = base
+        settings.hearingRadius = world.interestRadius
+        return settings
     }
 
     var id: String { world.definition.id }
@@ -153,6 +165,7 @@ final class Shard {
     func remove(_ id: UInt16, reason: ReasonCode, outbox: Outbox) {
         guard avatars.removeValue(forKey: id) != nil else { return }
         composer.forget(id)
+        voice.remove(id)
         order.removeAll { $0 == id }
         for otherId in order {
             guard let other = avatars[otherId] else { continue }
@@ -203,7 +216,14 @@ final class Shard {
     func tick(nowMicros: UInt64, outbox: Outbox, rejected: (PeerHandle, InputRejection) -> Void) {
         ingest(rejected: rejected)
         sendSnapshots(nowMicros: nowMicros, outbox: outbox)
+        // Voice leaves with the same flush as state (one ENet datagram per client when it fits).
+        voice.flush(nowMicros: nowMicros, order: order, avatars: avatars, context: interestContext) { peer, bytes in
+            outbox.deliver(peer, bytes, .voice)
+        }
     }
+
+    /// The avatar's role, for permission checks (moderator mutes).
+    func role(of id: UInt16) -> Role? { avatars[id]?.role }
 
     private func ingest(rejected: (PeerHandle, InputRejection) -> Void) {
         for id in order {
