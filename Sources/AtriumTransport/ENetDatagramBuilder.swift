@@ -31,7 +31,8 @@ public struct ENetDatagramBuilder: Sendable {
         append32(5000)  // packetThrottleInterval (ENET_PEER_PACKET_THROTTLE_INTERVAL)
         append32(2)  // packetThrottleAcceleration
         append32(2)  // packetThrottleDeceleration
-        append32(connectID)
+        // connectID travels unconverted (little-endian on our platforms); see ENetConnectRequest.connectID.
+        for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: connectID >> UInt32(shift))) }
         append32(data)
     }
 

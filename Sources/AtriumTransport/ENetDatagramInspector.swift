@@ -85,7 +85,7 @@ public struct ENetDatagramInspector: Sendable, Equatable {
                 }
                 connect = ENetConnectRequest(
                     outgoingPeerID: read16(bytes, body + 4), mtu: mtu, windowSize: window,
-                    channelCount: channels, connectID: read32(bytes, body + 40), data: read32(bytes, body + 44))
+                    channelCount: channels, connectID: readNative32(bytes, body + 40), data: read32(bytes, body + 44))
 
             case ENetWire.commandSendReliable, ENetWire.commandSendUnreliable, ENetWire.commandSendUnsequenced:
                 guard channel < channelLimit else { return .reject(.channel) }
@@ -129,6 +129,13 @@ public struct ENetDatagramInspector: Sendable, Equatable {
         UInt16(bytes[at]) << 8 | UInt16(bytes[at + 1])
     }
 
+    /// ENet 1.3.17 copies `connectID` into the command without byte-order conversion (unlike every
+    /// other field), so it travels in the sender's memory order: little-endian on every platform we run on.
+    @inline(__always)
+    private func readNative32(_ bytes: UnsafeRawBufferPointer, _ at: Int) -> UInt32 {
+        UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24
+    }
+
     @inline(__always)
     private func read32(_ bytes: UnsafeRawBufferPointer, _ at: Int) -> UInt32 {
         UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8 | UInt32(bytes[at + 3])
@@ -148,7 +155,8 @@ public struct ENetConnectRequest: Equatable, Hashable, Sendable {
     public var mtu: UInt32
     public var windowSize: UInt32
     public var channelCount: UInt32
-    /// Random per connection attempt; ENet's retransmissions of one attempt repeat it.
+    /// Random per connection attempt; ENet's retransmissions of one attempt repeat it. Read
+    /// little-endian (ENet sends it unconverted), so it equals the ``PeerHandle/connectID`` both ends see.
     public var connectID: UInt32
     /// The 32-bit connect data (`enet_host_connect`'s `data`), e.g. a connect cookie.
     public var data: UInt32

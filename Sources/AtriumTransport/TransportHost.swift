@@ -134,6 +134,17 @@ public final class TransportHost {
         return count
     }
 
+    /// The addresses of all peers counted by ``allocatedPeerCount``.
+    public var allocatedPeerAddresses: [IPv4Endpoint] {
+        var addresses: [IPv4Endpoint] = []
+        for index in 0..<connectIDs.count {
+            // As above: field reads of a peer struct inside host->peers.
+            let peer = host.pointee.peers[index]
+            if peer.state != ENET_PEER_STATE_DISCONNECTED { addresses.append(IPv4Endpoint(peer.address)) }
+        }
+        return addresses
+    }
+
     /// Cumulative counters. Reading moves ENet's 32-bit counters into 64-bit totals
     /// and resets them, so read at least every few GB of traffic.
     public var statistics: HostStatistics {
