@@ -41,7 +41,7 @@ struct Flood: ParsableCommand {
         print("atrium-flood: \(datagrams) spoofed CONNECTs over \(seconds) s → \(server ?? "in-process server")\(noFilter ? " (no filter)" : "")")
         let report = try AdmissionFilterFlood.run(options)
 
-        func line(_ name: String, _ value: String) { print("  " + name.padding(toLength: 34, withPad: " ", startingAt: 0) + value) }
+        func line(_ name: String, _ value: String) { print("  " + name.padding(toLength: 38, withPad: " ", startingAt: 0) + value) }
         line("sent", "\(report.sent) in \(String(format: "%.2f", report.sendSeconds)) s (\(report.sendFailures) refused by the socket)")
         line("distinct sources bound", "\(report.sourcesUsed)")
         line("answers to spoofed sources", "\(report.answersToSpoofedSources) datagrams, \(report.answerBytesToSpoofedSources) bytes")
