@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import AtriumTransport
 
@@ -99,6 +100,24 @@ import Testing
         #expect(fragment(offset: 0xFFFF_FFFF) == .reject(.fragmentRange))
         #expect(fragment(channel: 5) == .reject(.channel))
         #expect(fragment(length: 10, dataLength: 11) == .reject(.payloadPastDatagram))
+    }
+
+    @Test func theFuzzSeedsAreDatagramsTheInspectorAccepts() throws {
+        // Fuzz/make-corpus.py writes these byte by byte; they must stay valid seeds.
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/Corpus/ENetInspector")
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        #expect(names.count >= 8)
+        for name in names {
+            let bytes = try [UInt8](Data(contentsOf: folder.appendingPathComponent(name)))
+            guard case .accept(let connect) = inspector.inspect(bytes) else {
+                Issue.record("seed \(name) rejected: \(inspector.inspect(bytes))")
+                continue
+            }
+            if name == "connect" {
+                #expect(connect?.connectID == 0xA1B2_C3D4 && connect?.data == 0x1122_3344)
+            }
+        }
     }
 
     @Test func everyPrefixAndEveryByteFlipOfValidDatagramsIsHandled() {
