@@ -3,7 +3,7 @@ SWIFT ?= swift
 CONFIG ?= Config/atrium.yaml
 RELEASE_BIN = .build/release
 
-.PHONY: deps build release run test bots loadtest bench floor clean
+.PHONY: deps build release run test bots loadtest bench floor fuzz clean
 
 ## deps: install missing Debian packages (as root or with sudo), or say what to run
 deps:
@@ -47,6 +47,11 @@ floor: deps
 ## bench: microbenchmarks (Benchmarks/, its own package; FILTER=regex picks benchmarks)
 bench:
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark $(if $(FILTER),--filter '$(FILTER)')
+
+## fuzz: libFuzzer harnesses for every decoder (Fuzz/, its own package), each for FUZZ_SECONDS (default 60);
+##       fails on any crash; crashing inputs go to fuzz-artifacts/
+fuzz:
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) SWIFT=$(SWIFT) Fuzz/run.sh
 
 clean:
 	rm -rf .build

@@ -29,6 +29,8 @@ let package = Package(
         .library(name: "AtriumServer", targets: ["AtriumServer"]),
         .library(name: "AtriumTransport", targets: ["AtriumTransport"]),
         .library(name: "AtriumVoice", targets: ["AtriumVoice"]),
+        // For the fuzzing package (Fuzz/), which depends on this one by path.
+        .library(name: "AtriumSecurity", targets: ["AtriumSecurity"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -104,6 +106,13 @@ let package = Package(
             name: "atrium-floor",
             dependencies: ["AtriumTransport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "LoadTests/Floor",
+            swiftSettings: strict
+        ),
+        // Spoofed-CONNECT flood against the admission filter (LoadTests/Flood).
+        .executableTarget(
+            name: "atrium-flood",
+            dependencies: ["AtriumSecurity", "AtriumTransport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "LoadTests/Flood",
             swiftSettings: strict
         ),
 

@@ -195,11 +195,9 @@ public struct ImpairmentCounters: Sendable, Equatable {
 
 /// Receive-side impairment state of one host.
 ///
-/// ENet's intercept callback is a plain C function pointer and `ENetHost` has
-/// no user-data field in 1.3.17, so the callback finds this object through a
-/// thread-local slot that ``TransportHost`` sets around each `enet_host_service`
-/// call (the only ENet call that reads the socket). It runs on the owning
-/// thread, synchronously inside that call: no locks, no sharing.
+/// It runs inside ENet's intercept callback through the host's ``InterceptContext``
+/// (after the inbound filter, if any), on the owning thread, synchronously inside
+/// `enet_host_service`: no locks, no sharing.
 ///
 /// Delayed datagrams are re-injected through ENet's public receive path: when
 /// some are due, the engine sends one tiny *wake* datagram per due entry from a
@@ -257,26 +255,34 @@ final class ImpairmentEngine {
 
     // MARK: Intercept (runs inside enet_host_service on the owning thread)
 
-    /// Return value follows ENet: 1 = swallowed, 0 = let ENet process `host->receivedData`.
-    func intercept() -> Int32 {
+    /// If the datagram ENet just read is one of our wakes, releases the held datagram that is due
+    /// (returns 0 so ENet processes it in place of the wake) or swallows the wake (1). nil = not a wake.
+    func interceptWake() -> Int32? {
         // `host` is the live host ENet is servicing right now (checked by the callback).
         let length = host.pointee.receivedDataLength
-        let source = host.pointee.receivedAddress
-        guard let data = host.pointee.receivedData else { return 0 }
+        guard let data = host.pointee.receivedData else { return nil }
         // `data` points at ENet's packetData[0] holding `length` received bytes; ENet set
         // both just before calling us and they stay valid for the duration of this call.
         let received = UnsafeBufferPointer(start: data, count: length)
+        guard isWake(source: host.pointee.receivedAddress, bytes: received) else { return nil }
+        // Wakes are ours, not traffic: undo ENet's counting of this datagram.
+        host.pointee.totalReceivedData &-= UInt32(truncatingIfNeeded: length)
+        host.pointee.totalReceivedPackets &-= 1
+        wakesInFlight = max(0, wakesInFlight - 1)
+        guard let held = queue.popIfDue(monotonicNanoseconds()) else { return 1 }
+        inject(held)
+        counters.released += 1
+        return 0
+    }
 
-        if isWake(source: source, bytes: received) {
-            // Wakes are ours, not traffic: undo ENet's counting of this datagram.
-            host.pointee.totalReceivedData &-= UInt32(truncatingIfNeeded: length)
-            host.pointee.totalReceivedPackets &-= 1
-            wakesInFlight = max(0, wakesInFlight - 1)
-            guard let held = queue.popIfDue(monotonicNanoseconds()) else { return 1 }
-            inject(held)
-            counters.released += 1
-            return 0
-        }
+    /// Applies loss, delay and duplication to the (real, already filtered) datagram ENet just read.
+    /// Return value follows ENet: 1 = swallowed, 0 = let ENet process `host->receivedData`.
+    func impair() -> Int32 {
+        // As in interceptWake: ENet's current datagram, valid during this call.
+        let length = host.pointee.receivedDataLength
+        let source = host.pointee.receivedAddress
+        guard let data = host.pointee.receivedData else { return 0 }
+        let received = UnsafeBufferPointer(start: data, count: length)
 
         let decision = model.next()
         if decision.drop {
@@ -384,28 +390,4 @@ final class ImpairmentEngine {
         wakeSource = local
         return true
     }
-}
-
-// MARK: - Callback plumbing
-
-/// Thread-local slot holding the engine of the host currently inside enet_host_service.
-let impairmentContextKey: pthread_key_t = {
-    var key = pthread_key_t()
-    // C call: creates a process-wide TLS key once (swift_once); no destructor, values are borrowed.
-    let rc = pthread_key_create(&key, nil)
-    precondition(rc == 0, "pthread_key_create failed: \(rc)")
-    return key
-}()
-
-/// The C intercept installed in `host->intercept`. It captures nothing (a C
-/// function pointer cannot); it finds the engine through the thread-local slot
-/// and checks that the engine belongs to the host ENet passed in.
-let impairmentIntercept: ENetInterceptCallback = { host, _ in
-    // C call: reads this thread's slot; set by TransportHost.service on this thread.
-    guard let host, let raw = pthread_getspecific(impairmentContextKey) else { return 0 }
-    // The slot holds an unretained pointer to an engine that the TransportHost keeps alive
-    // for the whole enet_host_service call during which this callback can run.
-    let engine = Unmanaged<ImpairmentEngine>.fromOpaque(raw).takeUnretainedValue()
-    guard engine.host == host else { return 0 }
-    return engine.intercept()
 }

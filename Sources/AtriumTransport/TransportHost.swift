@@ -27,7 +27,9 @@ public final class TransportHost {
     /// connectID of the connection we reported per slot (nil = none).
     private var connectIDs: [UInt32?]
     private var totals = HostStatistics()
-    private var impairmentEngine: ImpairmentEngine?
+    /// Inbound filter and impairment, reached by ENet's intercept callback (see InterceptContext).
+    private let interceptContext: InterceptContext
+    private var impairmentEngine: ImpairmentEngine? { interceptContext.impairment }
 
     /// - Parameters:
     ///   - bindTo: nil for a client host (no fixed port; the OS picks one on first send);
@@ -35,9 +37,12 @@ public final class TransportHost {
     ///   - peerLimit: 1…4095 peer slots.
     ///   - channelLimit: 1…255 channels per peer.
     ///   - incomingBandwidth, outgoingBandwidth: bytes/second, 0 = unlimited.
+    ///   - limits: packet size, waiting data and peers-per-address caps (``TransportLimits``; the
+    ///     defaults are sized to Atrium's messages, far below ENet's 32 MiB).
     public init(
         bindTo: TransportAddress?, peerLimit: Int, channelLimit: Int,
-        incomingBandwidth: UInt32 = 0, outgoingBandwidth: UInt32 = 0
+        incomingBandwidth: UInt32 = 0, outgoingBandwidth: UInt32 = 0,
+        limits: TransportLimits = TransportLimits()
     ) throws(TransportError) {
         try ENetRuntime.initialize()
         guard (1...Int(ENET_PROTOCOL_MAXIMUM_PEER_ID)).contains(peerLimit) else {
@@ -61,10 +66,14 @@ public final class TransportHost {
         guard let created else { throw TransportError("enet_host_create failed") }
         host = created
         connectIDs = Array(repeating: nil, count: peerLimit)
+        interceptContext = InterceptContext(host: created)
+        maximumPacketSize = limits.maximumPacketSize
+        maximumWaitingData = limits.maximumWaitingData
+        if let perAddress = limits.peersPerAddress { peersPerAddress = perAddress }
     }
 
     deinit {
-        // Clear the intercept first so nothing can call back into the engine being released
+        // Clear the intercept first so nothing can call back into the context being released
         // (host is still live here; see the `host` property).
         host.pointee.intercept = nil
         // C call: we own the host; this frees its peers, queued packets and socket exactly once.
@@ -98,6 +107,42 @@ public final class TransportHost {
         // Plain field accesses on our live host.
         get { Int(host.pointee.maximumWaitingData) }
         set { host.pointee.maximumWaitingData = max(0, newValue) }
+    }
+
+    /// `host->duplicatePeers`: peers allowed from one IPv4 address (ENet compares the address only;
+    /// connects beyond it are refused). ENet's default is 4095, i.e. no limit.
+    public var peersPerAddress: Int {
+        // Plain field accesses on our live host; ENet reads it when handling a CONNECT.
+        get { Int(host.pointee.duplicatePeers) }
+        set { host.pointee.duplicatePeers = max(1, min(newValue, Int(ENET_PROTOCOL_MAXIMUM_PEER_ID))) }
+    }
+
+    /// `host->channelLimit`: most channels a peer may use.
+    public var channelLimit: Int { Int(host.pointee.channelLimit) }  // plain field read
+
+    /// Peer slots (`host->peerCount`).
+    public var peerLimit: Int { connectIDs.count }
+
+    /// Peer slots ENet has in use in any state, including half-open connects (ACKNOWLEDGING_CONNECT)
+    /// that ``connectedPeerCount`` does not count: what a spoofed CONNECT would allocate.
+    public var allocatedPeerCount: Int {
+        var count = 0
+        // host->peers holds peerCount structs for the host's lifetime; reading `state` is a field read.
+        for index in 0..<connectIDs.count where host.pointee.peers[index].state != ENET_PEER_STATE_DISCONNECTED {
+            count += 1
+        }
+        return count
+    }
+
+    /// The addresses of all peers counted by ``allocatedPeerCount``.
+    public var allocatedPeerAddresses: [IPv4Endpoint] {
+        var addresses: [IPv4Endpoint] = []
+        for index in 0..<connectIDs.count {
+            // As above: field reads of a peer struct inside host->peers.
+            let peer = host.pointee.peers[index]
+            if peer.state != ENET_PEER_STATE_DISCONNECTED { addresses.append(IPv4Endpoint(peer.address)) }
+        }
+        return addresses
     }
 
     /// Cumulative counters. Reading moves ENet's 32-bit counters into 64-bit totals
@@ -264,18 +309,19 @@ public final class TransportHost {
     }
 
     private func serviceOnce(_ event: inout ENetEvent, timeout: UInt32) -> Int32 {
-        guard let engine = impairmentEngine else {
+        let context = interceptContext
+        guard !context.isEmpty else {
             // C call: our own host; `event` is a valid out-parameter.
             return enet_host_service(host, &event, timeout)
         }
-        // Publish the engine to the intercept callback for the duration of this call only.
-        // pthread_get/setspecific touch only this thread's slot; `engine` is retained by the
+        // Publish the context to the intercept callback for the duration of this call only.
+        // pthread_get/setspecific touch only this thread's slot; `context` is retained by the
         // local binding until after enet_host_service returns.
-        let previous = pthread_getspecific(impairmentContextKey)
-        pthread_setspecific(impairmentContextKey, Unmanaged.passUnretained(engine).toOpaque())
+        let previous = pthread_getspecific(interceptContextKey)
+        pthread_setspecific(interceptContextKey, Unmanaged.passUnretained(context).toOpaque())
         defer {
-            pthread_setspecific(impairmentContextKey, previous)
-            withExtendedLifetime(engine) {}
+            pthread_setspecific(interceptContextKey, previous)
+            withExtendedLifetime(context) {}
         }
         // C call: our own host; `event` is a valid out-parameter.
         return enet_host_service(host, &event, timeout)
@@ -326,15 +372,15 @@ public final class TransportHost {
         // Installing/clearing the callback is a field write on our live host; ENet only calls
         // it from enet_host_service, which only this thread calls (see serviceOnce).
         guard let impairment else {
-            host.pointee.intercept = nil
-            impairmentEngine = nil
+            interceptContext.impairment = nil
+            updateIntercept()
             return
         }
         if let engine = impairmentEngine {
             engine.configure(impairment)
         } else {
-            impairmentEngine = ImpairmentEngine(host: host, parameters: impairment)
-            host.pointee.intercept = impairmentIntercept
+            interceptContext.impairment = ImpairmentEngine(host: host, parameters: impairment)
+            updateIntercept()
         }
     }
 
@@ -346,6 +392,53 @@ public final class TransportHost {
 
     /// Datagrams currently held back by the impairment.
     public var impairedDatagramsHeld: Int { impairmentEngine?.heldCount ?? 0 }
+
+    // MARK: Inbound filter
+
+    /// Installs (or, with nil, removes) the filter that sees every received datagram before ENet
+    /// parses it (and before the impairment, if any). See ``InboundDatagramFilter``.
+    /// The host keeps a strong reference to the filter.
+    public func setInboundFilter(_ filter: (any InboundDatagramFilter)?) {
+        interceptContext.filter = filter
+        updateIntercept()
+    }
+
+    /// The installed inbound filter, if any.
+    public var inboundFilter: (any InboundDatagramFilter)? { interceptContext.filter }
+
+    /// What the inbound filter did so far (all zero without one). Drops are counted per reason;
+    /// swallowed datagrams still count in ``statistics`` (they did arrive on the socket).
+    public var inboundCounters: InboundFilterCounters { interceptContext.counters }
+
+    private func updateIntercept() {
+        // A field write on our live host; ENet only calls the intercept from enet_host_service,
+        // which only this thread calls (see serviceOnce).
+        host.pointee.intercept = interceptContext.isEmpty ? nil : transportIntercept
+    }
+
+    // MARK: Raw datagrams
+
+    /// Sends one datagram outside ENet from the host's own socket, so it leaves from the same port
+    /// as the host's ENet traffic (a client's cookie request). On an unbound client host the first
+    /// send binds the socket to an ephemeral port, which ENet then keeps using.
+    /// Returns false when the socket refuses the datagram.
+    @discardableResult
+    public func sendRaw(_ bytes: [UInt8], to destination: IPv4Endpoint) -> Bool {
+        var target = destination.enetAddress
+        let sent = bytes.withUnsafeBytes { raw -> Int32 in
+            // ENetBuffer only borrows the bytes for the call; sendmsg never writes through it.
+            var buffer = ENetBuffer(data: UnsafeMutableRawPointer(mutating: raw.baseAddress), dataLength: raw.count)
+            // C call: our own host's socket (live as long as `host`), a local address and one buffer.
+            return enet_socket_send(host.pointee.socket, &target, &buffer, 1)
+        }
+        return sent > 0
+    }
+
+    /// The same, to a ``TransportAddress`` (resolved here; IPv6 throws).
+    @discardableResult
+    public func sendRaw(_ bytes: [UInt8], to destination: TransportAddress) throws(TransportError) -> Bool {
+        sendRaw(bytes, to: try IPv4Endpoint(resolving: destination))
+    }
 
     // MARK: Helpers
 

@@ -3,12 +3,12 @@ import Testing
 
 let loopbackAny = TransportAddress(host: "127.0.0.1", port: 0)
 
-func makeServer(peers: Int = 16, channels: Int = 4) throws -> TransportHost {
-    try TransportHost(bindTo: loopbackAny, peerLimit: peers, channelLimit: channels)
+func makeServer(peers: Int = 16, channels: Int = 4, limits: TransportLimits = TransportLimits()) throws -> TransportHost {
+    try TransportHost(bindTo: loopbackAny, peerLimit: peers, channelLimit: channels, limits: limits)
 }
 
-func makeClient(peers: Int = 4, channels: Int = 4) throws -> TransportHost {
-    try TransportHost(bindTo: nil, peerLimit: peers, channelLimit: channels)
+func makeClient(peers: Int = 4, channels: Int = 4, limits: TransportLimits = TransportLimits()) throws -> TransportHost {
+    try TransportHost(bindTo: nil, peerLimit: peers, channelLimit: channels, limits: limits)
 }
 
 func serverAddress(_ server: TransportHost) -> TransportAddress {

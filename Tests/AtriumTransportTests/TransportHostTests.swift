@@ -26,8 +26,10 @@ extension LoopbackNetworkTests {
         }
 
         @Test func sendAndReceiveOnEveryChannelAndDeliveryMode() throws {
-            let server = try makeServer(channels: 4)
-            let client = try makeClient(channels: 4)
+            // Room for the 10 000-byte packet below (the default cap is 4 KiB).
+            let limits = TransportLimits(maximumPacketSize: 64 * 1024)
+            let server = try makeServer(channels: 4, limits: limits)
+            let client = try makeClient(channels: 4, limits: limits)
             let (c, s) = try establish(client, server, channels: 4)
 
             let modes: [Delivery] = [.reliable, .unreliable, .unsequenced]
@@ -213,7 +215,8 @@ extension LoopbackNetworkTests {
             let server = try makeServer()
             let client = try makeClient()
             let (c, _) = try establish(client, server)
-            #expect(client.maximumPacketSize > 1_000_000)
+            #expect(client.maximumPacketSize == TransportLimits.defaultMaximumPacketSize)
+            #expect(client.maximumWaitingData == TransportLimits.defaultMaximumWaitingData)
             client.maximumPacketSize = 100
             #expect(client.maximumPacketSize == 100)
             #expect(client.send([UInt8](repeating: 1, count: 100), to: c, channel: 0, delivery: .reliable))
