@@ -499,6 +499,11 @@ public final class LoadRunner {
             report.voiceStreamsPerListenerMax = Double(listeners.map(\.window.maxStreams).max() ?? 0)
             if totals.streams == 0 {
                 notes.append("voice: bots talked but no VOICE_BUNDLE came back (does the server route voice?)")
+            } else {
+                notes.append(
+                    "voice: \(listeners.count) listeners measured \(totals.streams) streams; \(totals.skipped) slots "
+                        + "passed as pauses between talk spurts (a loss burst longer than the playout slack counts "
+                        + "there, not as lost)")
             }
         }
         let mix = bots.filter(\.mixListener)

@@ -128,6 +128,9 @@ struct VoiceFrameTotals: Equatable {
     var lost = 0
     var gaps = 0
     var longestGap = 0
+    /// Slots taken for pauses between talk spurts. A burst of losses longer than the playout delay's slack
+    /// looks like a pause to a listener and lands here, not in `lost` (`VoiceStreamStats.skipped`).
+    var skipped = 0
     var streams = 0
 
     mutating func add(_ s: VoiceStreamStats) {
@@ -136,6 +139,7 @@ struct VoiceFrameTotals: Equatable {
         lost += s.lost
         gaps += s.gaps
         longestGap = max(longestGap, s.longestGap)
+        skipped += s.skipped
         streams += 1
     }
 
@@ -146,6 +150,7 @@ struct VoiceFrameTotals: Equatable {
         sum.lost += b.lost
         sum.gaps += b.gaps
         sum.longestGap = max(a.longestGap, b.longestGap)
+        sum.skipped += b.skipped
         sum.streams += b.streams
         return sum
     }

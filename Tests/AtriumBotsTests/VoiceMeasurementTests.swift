@@ -126,8 +126,9 @@ import Testing
         b.late = 2
         b.lost = 0
         b.longestGap = 4
+        b.skipped = 7
         let sum = a + b
-        #expect(sum.received == 190 && sum.lost == 10 && sum.late == 2 && sum.longestGap == 4)
+        #expect(sum.received == 190 && sum.lost == 10 && sum.late == 2 && sum.longestGap == 4 && sum.skipped == 7)
         #expect(abs(sum.lossPercent! - 1000.0 / 200) < 1e-9)
     }
 
