@@ -76,7 +76,7 @@ let package = Package(
         .target(
             name: "AtriumBots",
             dependencies: [
-                "AtriumSecurity", "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumYAML", "AtriumTransport", "AtriumReport", "AtriumBehaviours",
+                "AtriumSecurity", "AtriumClient", "AtriumWire", "AtriumWorld", "AtriumYAML", "AtriumTransport", "AtriumReport", "AtriumBehaviours", "AtriumVoice",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -3,6 +3,7 @@ import AtriumClient
 import AtriumSecurity
 import AtriumReport
 import AtriumTransport
+import AtriumVoice
 import AtriumWire
 import AtriumWorld
 
@@ -18,10 +19,12 @@ public struct ServerSample: Sendable, Equatable {
     public var datagramsInPerSecond: Double
     public var datagramsOutPerSecond: Double
     public var tickOverruns: UInt64
+    /// Cores the node's voice work (routing, mixing) used; nil when the node does not report it.
+    public var voiceCpuCores: Double?
 
     public init(
         tickMillisP50: Double, tickMillisP99: Double, cpuCores: Double, datagramsInPerSecond: Double,
-        datagramsOutPerSecond: Double, tickOverruns: UInt64
+        datagramsOutPerSecond: Double, tickOverruns: UInt64, voiceCpuCores: Double? = nil
     ) {
         self.tickMillisP50 = tickMillisP50
         self.tickMillisP99 = tickMillisP99
@@ -29,6 +32,7 @@ public struct ServerSample: Sendable, Equatable {
         self.datagramsInPerSecond = datagramsInPerSecond
         self.datagramsOutPerSecond = datagramsOutPerSecond
         self.tickOverruns = tickOverruns
+        self.voiceCpuCores = voiceCpuCores
     }
 }
 
@@ -47,7 +51,9 @@ public struct LiveProgress: Sendable {
         var text = "[\(Int(elapsedSeconds))/\(Int(durationSeconds))s] bots \(connected) up"
         if failed > 0 { text += ", \(failed) failed" }
         text += " | snap/s \(Fmt.fixed(snapshotsPerSecondPerBot, 1)) | rtt ms \(f(point.rttP50))/\(f(point.rttP99))"
-        text += " | pose ms \(f(point.poseP50))/\(f(point.poseP99)) | kbps ↓\(f(point.downKbpsPerBot)) ↑\(f(point.upKbpsPerBot))"
+        text += " | pose ms \(f(point.poseP50))/\(f(point.poseP99))"
+        if point.voiceP99 != nil { text += " | voice ms \(f(point.voiceP50))/\(f(point.voiceP99))" }
+        text += " | kbps ↓\(f(point.downKbpsPerBot)) ↑\(f(point.upKbpsPerBot))"
         if let tick = point.serverTickP99 { text += " | server tick p99 \(f(tick)) ms cpu \(f(point.serverCpuCores))" }
         if saturated { text += " | BOT SATURATED" }
         return text
@@ -80,6 +86,12 @@ public final class LoadRunner {
         var bytesUp: UInt64 = 0
         var lastSnapshot: UInt32 = 0
         var seenInputs: [UInt16: UInt32] = [:]
+        /// The behaviour's talking flag at the last pose: while set, the bot sends a VOICE every frame slot.
+        var talking = false
+        /// Asks for the server's mix (VOICE_SETUP mix) right after HELLO.
+        var mixListener = false
+        /// The last VOICE_MODE the server sent.
+        var voiceMode: VoiceModeGrant?
     }
 
     public let scenario: Scenario
@@ -113,6 +125,23 @@ public final class LoadRunner {
     private var saturationSeconds: (lag: Int, cpu: Int) = (0, 0)
     private var saturationReasons: Set<String> = []
     private var notes: [String] = []
+
+    // Voice (PROTOCOL.md §17)
+    /// The run's VOICE messages, one per frame of the shared `VoiceLoop`, with sequence 0 (patched per send).
+    private var voiceMessages: [[UInt8]] = []
+    private var voiceFrameMicros: UInt64 = 20_000
+    private var voiceSendTimes = VoiceSendTimes()
+    /// Per bot: its ears, for bots that measure voice (measuring bots and mix listeners).
+    private var voiceListeners: [VoiceListener?] = []
+    private var voiceListenerIndices: [Int] = []
+    private var voiceLatency = LatencyRecorder()
+    private var voiceFramesSent: UInt64 = 0
+    private var voiceSpeakers: Set<Int> = []
+    /// Frames in VOICE_BUNDLEs to any bot (the ones that do not measure only count them).
+    private var voiceFramesDelivered: UInt64 = 0
+    private var voiceBundlesMalformed: UInt64 = 0
+    /// Bot i's frame k is loop[i · stride + k]: bots talking at once say different things.
+    static let voiceLoopStride = 97
     /// Connected time of bots that have since failed, so per-bot rates divide by real bot-seconds.
     private var connectedMicrosOfGoneBots: UInt64 = 0
 
@@ -132,9 +161,25 @@ public final class LoadRunner {
         // Measuring bots are spread evenly over the run's bots so they see every behaviour and instance.
         let measuring = min(scenario.measuringBots, scenario.bots)
         let stride = measuring > 0 ? Double(scenario.bots) / Double(measuring) : .infinity
+        let mix = Self.spread(scenario.voiceMixListeners, over: scenario.bots)
         bots = assignment.enumerated().map { index, slot in
             let isMeasuring = measuring > 0 && Int(Double(Int(Double(index) / stride)) * stride) == index
-            return Bot(kind: slot.kind, kindIndex: slot.kindIndex, kindCount: slot.kindCount, measuring: isMeasuring)
+            var bot = Bot(kind: slot.kind, kindIndex: slot.kindIndex, kindCount: slot.kindCount, measuring: isMeasuring)
+            bot.mixListener = mix.contains(index)
+            return bot
+        }
+        voiceListeners = bots.map { $0.measuring || $0.mixListener ? VoiceListener() : nil }
+        voiceListenerIndices = voiceListeners.indices.filter { voiceListeners[$0] != nil }
+        // One loop of synthetic speech for the whole run, encoded once: 10 s of 20 ms frames at 24 kbit/s.
+        do {
+            let loop = try VoiceLoop(seed: scenario.seed, seconds: 10, frameMilliseconds: 20, bitrate: 24_000)
+            voiceFrameMicros = UInt64(loop.frameMilliseconds) * 1000
+            voiceMessages = loop.frames.map {
+                ClientMessage.voice(VoiceFrame(sequence: 0, level: VoiceLevel(rawValue: $0.level), opus: $0.opus))
+                    .encode(codec: nil)
+            }
+        } catch {
+            notes.append("voice disabled: the Opus loop could not be encoded (\(error))")
         }
         let hostCount = max(1, (scenario.bots + Self.peersPerHost - 1) / Self.peersPerHost)
         for _ in 0..<hostCount {
@@ -144,6 +189,14 @@ public final class LoadRunner {
             hosts.append(host)
             botByPeer.append([:])
         }
+    }
+
+    /// `count` bot indices spread evenly over `total`, half a stride off the measuring bots' positions.
+    static func spread(_ count: Int, over total: Int) -> Set<Int> {
+        guard count > 0, total > 0 else { return [] }
+        let n = min(count, total)
+        let stride = Double(total) / Double(n)
+        return Set((0..<n).map { min(total - 1, Int((Double($0) + 0.5) * stride)) })
     }
 
     private var connectedCount: Int { bots.reduce(0) { $0 + ($1.connected ? 1 : 0) } }
@@ -160,6 +213,8 @@ public final class LoadRunner {
         let count = bots.count
         var joinsStarted = 0
         var sendCursor = 0
+        var voiceCursor = 0
+        var nextPlayout = start + voiceFrameMicros
         var nextSecond = start + 1_000_000
         var window = WindowStart(micros: start, hosts: hosts.map(\.statistics), cpu: MonotonicClock.threadCPUSeconds())
         var interrupted = false
@@ -196,6 +251,19 @@ public final class LoadRunner {
                 sendPose(index, now: now, runSeconds: Double(now - start) / 1e6)
                 sendCursor += 1
             }
+            // Voice on its own schedule: bot i's frame slot k is due at start + k·frame + i·frame/N. The slot
+            // counter is the VOICE sequence, so it advances through silences (PROTOCOL.md §17.1).
+            while count > 0 && !voiceMessages.isEmpty {
+                let slot = UInt64(voiceCursor / count)
+                let index = voiceCursor % count
+                let dueAt = start + slot * voiceFrameMicros + UInt64(index) * voiceFrameMicros / UInt64(count)
+                guard dueAt <= now else { break }
+                if bots[index].talking {
+                    sendLagMicros = max(sendLagMicros, now - dueAt)
+                    sendVoice(index, slot: slot, now: now)
+                }
+                voiceCursor += 1
+            }
             for host in hosts { host.flush() }
             var handled = 0
             for (hostIndex, host) in hosts.enumerated() {
@@ -205,6 +273,10 @@ public final class LoadRunner {
                 }
             }
             let after = MonotonicClock.nowMicros()
+            if after >= nextPlayout {
+                nextPlayout += voiceFrameMicros
+                playOutVoice(at: after)
+            }
             checkConnectTimeouts(now: after)
             if after >= nextSecond {
                 nextSecond += 1_000_000
@@ -223,6 +295,7 @@ public final class LoadRunner {
                 MonotonicClock.sleep(micros: 500)
             }
         }
+        playOutVoice(at: MonotonicClock.nowMicros())
         let elapsed = Double(MonotonicClock.nowMicros() - start) / 1e6
         if interrupted { notes.append("interrupted after \(Int(elapsed)) s; figures cover the partial run") }
         let report = makeReport(elapsedSeconds: elapsed, startedAt: startedAt)
@@ -260,9 +333,10 @@ public final class LoadRunner {
         let perBot = Double(max(1, connected)) * seconds
         let rttWindow = rtt.closeWindow()
         let poseWindow = poseLatency.closeWindow()
+        let voiceWindow = voiceLatency.closeWindow()
         var point = TimelinePoint(
             t: Double(now - start) / 1e6, connected: connected, rttP50: rttWindow.p50, rttP99: rttWindow.p99,
-            poseP50: poseWindow.p50, poseP99: poseWindow.p99,
+            poseP50: poseWindow.p50, poseP99: poseWindow.p99, voiceP50: voiceWindow.p50, voiceP99: voiceWindow.p99,
             downKbpsPerBot: connected > 0 ? down * 8 / 1000 / perBot : nil,
             upKbpsPerBot: connected > 0 ? up * 8 / 1000 / perBot : nil,
             botSendLagMs: Double(sendLagMicros) / 1000, botCpuCores: botCPU)
@@ -325,8 +399,13 @@ public final class LoadRunner {
     /// Seals `bytes` with the bot's session and sends them; the bytes counted are those on the wire.
     private func send(_ bytes: [UInt8], from index: Int, channel: Channel) {
         guard let peer = bots[index].peer, let sealed = bots[index].channel?.seal(bytes, channel: channel) else { return }
-        hosts[bots[index].host].send(
-            sealed, to: peer, channel: channel.rawValue, delivery: channel == .control ? .reliable : .unreliable)
+        let delivery: Delivery =
+            switch channel {
+            case .control: .reliable
+            case .state: .unreliable
+            case .voice: .unsequenced
+            }
+        hosts[bots[index].host].send(sealed, to: peer, channel: channel.rawValue, delivery: delivery)
         bots[index].bytesUp += UInt64(sealed.count)
     }
 
@@ -334,6 +413,7 @@ public final class LoadRunner {
         guard bots[index].connected, var behaviour = bots[index].behaviour else { return }
         let intent = behaviour.step(at: runSeconds)
         bots[index].behaviour = behaviour
+        bots[index].talking = intent.talking
         guard let bytes = bots[index].session.pose(intent.pose, clientTimeMs: UInt32(truncatingIfNeeded: now / 1000)),
             let avatarId = bots[index].session.avatarId
         else { return }
@@ -356,6 +436,94 @@ public final class LoadRunner {
         return sent
     }
 
+    // MARK: voice
+
+    /// Sends frame slot `slot` of a talking bot: a frame of the shared loop (each bot at its own place in it),
+    /// its sequence being the bot's slot counter from a per-bot origin (so sequences wrap at different times).
+    private func sendVoice(_ index: Int, slot: UInt64, now: UInt64) {
+        guard bots[index].connected, let speaker = bots[index].session.avatarId else { return }
+        let sequence = UInt16(truncatingIfNeeded: slot &+ UInt64(index) &* 7919)
+        var message = voiceMessages[(index * Self.voiceLoopStride + Int(slot)) % voiceMessages.count]
+        // VOICE layout (PROTOCOL.md §17.2): the u16 sequence is little-endian at offset 1.
+        message[1] = UInt8(truncatingIfNeeded: sequence)
+        message[2] = UInt8(truncatingIfNeeded: sequence >> 8)
+        voiceSendTimes.record(speaker: speaker, sequence: sequence, at: now)
+        send(message, from: index, channel: .voice)
+        voiceFramesSent += 1
+        voiceSpeakers.insert(index)
+    }
+
+    /// A VOICE_BUNDLE: bots that measure voice feed their jitter buffers and time the frames; the others only
+    /// count them (walking the bundle in place, no copies).
+    private func receiveVoice(_ payload: [UInt8], by index: Int, now: UInt64) {
+        guard voiceListeners[index] != nil else {
+            if let count = VoiceBundleScan.validFrameCount(payload) {
+                voiceFramesDelivered += UInt64(count)
+            } else {
+                voiceBundlesMalformed += 1
+            }
+            return
+        }
+        guard let frames = VoiceBundleScan.frames(payload) else {
+            voiceBundlesMalformed += 1
+            return
+        }
+        voiceFramesDelivered += UInt64(frames.count)
+        let latencies = voiceListeners[index]?.receive(frames, at: now, sendTimes: voiceSendTimes) ?? []
+        for latency in latencies { voiceLatency.record(micros: latency) }
+    }
+
+    /// Plays the listeners' jitter buffers out to `now`: slots that passed without their frame count as lost.
+    private func playOutVoice(at now: UInt64) {
+        for index in voiceListenerIndices { voiceListeners[index]?.advance(to: now) }
+    }
+
+    /// The voice figures of the report; nil fields mean not measured (no bot talked, or none measured voice).
+    private func addVoiceFigures(to report: inout LoadReport) {
+        let listeners = voiceListeners.compactMap { $0 }
+        let totals = listeners.reduce(VoiceFrameTotals()) { $0 + $1.totals }
+        report.voiceLatencyMs = voiceLatency.totalMillis
+        if voiceFramesSent > 0 || totals.streams > 0 {
+            notes.append(
+                "voice: \(voiceSpeakers.count) bots talked, sending \(voiceFramesSent) VOICE frames; "
+                    + "\(voiceFramesDelivered) frames reached bots in VOICE_BUNDLEs")
+        }
+        if voiceBundlesMalformed > 0 { notes.append("voice: \(voiceBundlesMalformed) malformed VOICE_BUNDLEs dropped") }
+        if !listeners.isEmpty && (voiceFramesSent > 0 || totals.streams > 0) {
+            report.voiceFramesReceived = Double(totals.received)
+            report.voiceFramesLate = Double(totals.late)
+            report.voiceFramesLost = Double(totals.lost)
+            report.voiceGaps = Double(totals.gaps)
+            report.voiceLongestGapFrames = Double(totals.longestGap)
+            report.voiceLossPercent = totals.lossPercent
+            report.voiceStreamsPerListenerMax = Double(listeners.map(\.window.maxStreams).max() ?? 0)
+            if totals.streams == 0 {
+                notes.append("voice: bots talked but no VOICE_BUNDLE came back (does the server route voice?)")
+            } else {
+                notes.append(
+                    "voice: \(listeners.count) listeners measured \(totals.streams) streams; \(totals.skipped) slots "
+                        + "passed as pauses between talk spurts (a loss burst longer than the playout slack counts "
+                        + "there, not as lost)")
+            }
+        }
+        let mix = bots.filter(\.mixListener)
+        if !mix.isEmpty {
+            let granted = mix.filter { $0.voiceMode?.mode == .mix }.count
+            var relay: [String: Int] = [:]
+            for bot in mix { if let grant = bot.voiceMode, grant.mode == .relay { relay[grant.reason.name, default: 0] += 1 } }
+            let unanswered = mix.filter { $0.voiceMode == nil }.count
+            let reasons = relay.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            notes.append(
+                "voice mix: \(mix.count) bots asked for mix: \(granted) granted, "
+                    + "\(relay.values.reduce(0, +)) got relay\(reasons.isEmpty ? "" : " (\(reasons))"), "
+                    + "\(unanswered) had no VOICE_MODE")
+            let mixed = listeners.reduce(0) { $0 + $1.mixedFrames }
+            notes.append(
+                "voice mix: \(mixed) mixed frames (speaker 0) received; the mixed stream counts in frames received/"
+                    + "lost and streams per listener, not in voice latency (it carries the mix's own sequence)")
+        }
+    }
+
     private func handle(_ event: TransportEvent, host: Int) {
         switch event {
         case .connected(let peer, _):
@@ -366,6 +534,9 @@ public final class LoadRunner {
             let hello = bots[index].session.hello(
                 worldId: scenario.world, displayName: "\(scenario.name)-\(index)", role: bots[index].kind.role)
             send(hello, from: index, channel: .control)
+            if bots[index].mixListener {
+                send(ClientMessage.voiceSetup(VoiceSetup(requestedMode: .mix)).encode(codec: nil), from: index, channel: .control)
+            }
         case .disconnected(let peer, let data):
             guard let index = botByPeer[host].removeValue(forKey: peer) else { return }
             // ENet reports its own time-outs as a disconnect with data 0; the server always sends a reason.
@@ -381,6 +552,10 @@ public final class LoadRunner {
 
     private func receive(_ payload: [UInt8], by index: Int) {
         let now = MonotonicClock.nowMicros()
+        if payload.first == MessageType.voiceBundle.rawValue {
+            receiveVoice(payload, by: index, now: now)
+            return
+        }
         // Until a bot knows where it spawned it decodes everything; then only measuring bots do.
         let full = bots[index].measuring || bots[index].behaviour == nil
         let event =
@@ -403,6 +578,8 @@ public final class LoadRunner {
             observe(update, by: index, now: now)
         case .snapshotHeader(let sequence, let partIndex):
             countSnapshot(sequence, partIndex: partIndex, by: index)
+        case .voiceMode(let grant):
+            bots[index].voiceMode = grant
         default:
             break
         }
@@ -502,6 +679,7 @@ public final class LoadRunner {
         report.connectMs = connectTime.totalMillis
         report.rttMs = rtt.totalMillis
         report.poseLatencyMs = poseLatency.totalMillis
+        addVoiceFigures(to: &report)
 
         // Per-bot bandwidth over each bot's connected time. Application payload is what each bot counts;
         // scaling by the hosts' ENet totals adds the protocol overhead so the mean is exact UDP payload.
@@ -539,6 +717,7 @@ public final class LoadRunner {
                 p50: percentile(steady.map(\.tickMillisP50), 50), p99: percentile(steady.map(\.tickMillisP99), 99),
                 max: steady.map(\.tickMillisP99).max())
             report.serverCpuCores = mean(steady.map(\.cpuCores))
+            report.serverVoiceCpuCores = mean(steady.compactMap(\.voiceCpuCores))
             report.serverDatagramsInPerSecond = mean(steady.map(\.datagramsInPerSecond))
             report.serverDatagramsOutPerSecond = mean(steady.map(\.datagramsOutPerSecond))
             if let first = serverSamples.first, let last = serverSamples.last {

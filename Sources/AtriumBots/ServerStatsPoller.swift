@@ -43,6 +43,8 @@ public final class ServerStatsPoller: Sendable {
         var datagrams_in_per_s: Double
         var datagrams_out_per_s: Double
         var tick_overruns: UInt64
+        /// Nodes before voice routing do not report it.
+        var voice_cpu_cores: Double?
     }
 
     private func fetch() -> ServerSample? {
@@ -56,12 +58,15 @@ public final class ServerStatsPoller: Sendable {
         }
         task.resume()
         _ = done.wait(timeout: .now() + 3)
-        guard let data = body.withLock({ $0 }), let doc = try? JSONDecoder().decode(Document.self, from: data) else {
-            return nil
-        }
+        return body.withLock({ $0 }).flatMap(Self.sample(from:))
+    }
+
+    /// A `/v1/stats` document's figures; nil when it is not one.
+    static func sample(from data: Data) -> ServerSample? {
+        guard let doc = try? JSONDecoder().decode(Document.self, from: data) else { return nil }
         return ServerSample(
             tickMillisP50: doc.tick_ms.p50, tickMillisP99: doc.tick_ms.p99, cpuCores: doc.cpu_cores,
             datagramsInPerSecond: doc.datagrams_in_per_s, datagramsOutPerSecond: doc.datagrams_out_per_s,
-            tickOverruns: doc.tick_overruns)
+            tickOverruns: doc.tick_overruns, voiceCpuCores: doc.voice_cpu_cores)
     }
 }

@@ -27,6 +27,9 @@ public struct Scenario: Sendable {
     public var poseRateHz: Double
     public var behaviours: [BehaviourShare]
     public var voiceDutyCycle: Double
+    /// How many bots (spread over the run like measuring bots) ask the server for its mix (VOICE_SETUP mix)
+    /// instead of relayed streams.
+    public var voiceMixListeners: Int
     public var impairment: Impairment?
     public var slo: [SLOThreshold]
     public var connectTimeoutSeconds: Double
@@ -59,6 +62,7 @@ public struct Scenario: Sendable {
         self.poseRateHz = 30
         self.behaviours = [BehaviourShare(kind: .wander, weight: 1)]
         self.voiceDutyCycle = 0
+        self.voiceMixListeners = 0
         self.impairment = nil
         self.slo = []
         self.connectTimeoutSeconds = 10
@@ -123,8 +127,14 @@ extension Scenario {
         if let v = root.optional("measuring_bots") { scenario.measuringBots = try v.int(in: 0...20_000) }
         if let v = root.optional("behaviours") { scenario.behaviours = try parseBehaviours(v) }
         if let v = root.optional("voice") {
-            let voice = try v.mapping(allowedKeys: ["duty_cycle"])
+            let voice = try v.mapping(allowedKeys: ["duty_cycle", "mix_listeners"])
             if let d = voice.optional("duty_cycle") { scenario.voiceDutyCycle = try d.double(in: 0...1) }
+            if let m = voice.optional("mix_listeners") {
+                scenario.voiceMixListeners = try m.int(in: 0...20_000)
+                guard scenario.voiceMixListeners <= bots else {
+                    throw m.error("mix_listeners (\(scenario.voiceMixListeners)) cannot exceed bots (\(bots))")
+                }
+            }
         }
         if let v = root.optional("impairment") { scenario.impairment = try parseImpairment(v, seed: scenario.seed) }
         if let v = root.optional("slo") { scenario.slo = try parseSLO(v) }
