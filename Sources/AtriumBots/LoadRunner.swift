@@ -102,6 +102,10 @@ public final class LoadRunner {
     private var bots: [Bot] = []
     private var hosts: [TransportHost] = []
     private var botByPeer: [[PeerHandle: Int]] = []
+    /// Per host: the cookie step's client (PROTOCOL.md §18.8), when to re-ask, since when it has been waiting.
+    private var cookieClients: [ConnectCookieClient] = []
+    private var cookieState: [(nextRequest: UInt64, waitingSince: UInt64?)] = []
+    private var serverEndpoint: IPv4Endpoint?
     /// Send times of each avatar's recent inputs, shared by every bot here (same process, same clock).
     private var sendTimes: [UInt16: [UInt64]] = [:]
     private static let sendTimeSlots = 256
@@ -186,6 +190,11 @@ public final class LoadRunner {
             let host = try TransportHost(
                 bindTo: nil, peerLimit: min(Self.peersPerHost, max(1, scenario.bots)), channelLimit: Channel.count)
             if let impairment = scenario.impairment { host.setImpairment(impairment) }
+            // Catches the server's cookie replies on this host's socket (one cookie serves all its bots).
+            let cookies = ConnectCookieClient()
+            host.setInboundFilter(cookies)
+            cookieClients.append(cookies)
+            cookieState.append((nextRequest: 0, waitingSince: nil))
             hosts.append(host)
             botByPeer.append([:])
         }
@@ -233,9 +242,22 @@ public final class LoadRunner {
                 break
             }
             let due = min(count, Int(Double(now - start) / 1_000_000 * scenario.rampPerSecond) + 1)
-            while joinsStarted < due, let ticket = tickets.take(joinsStarted) {
+            while joinsStarted < due {
+                let hostIndex = joinsStarted / Self.peersPerHost
+                guard let cookie = connectCookie(host: hostIndex, now: now) else {
+                    // No cookie yet: the bot waits, and fails once the connect timeout has passed.
+                    if let since = cookieState[hostIndex].waitingSince,
+                        Double(now - since) / 1e6 > scenario.connectTimeoutSeconds
+                    {
+                        fail(joinsStarted, "no connect cookie from the server")
+                        joinsStarted += 1
+                        continue
+                    }
+                    break
+                }
+                guard let ticket = tickets.take(joinsStarted) else { break }
                 switch ticket {
-                case .success(let ticket): startJoin(joinsStarted, ticket: ticket, now: now)
+                case .success(let ticket): startJoin(joinsStarted, ticket: ticket, cookie: cookie, now: now)
                 case .failure(let error): fail(joinsStarted, "ticket: \(error.description)")
                 }
                 joinsStarted += 1
@@ -361,10 +383,27 @@ public final class LoadRunner {
 
     // MARK: bots
 
-    private func startJoin(_ index: Int, ticket: JoinTicket, now: UInt64) {
+    /// The host's valid cookie for the server, or nil while one is being asked for (the request goes out from
+    /// the host's own socket every 250 ms; the reply is caught by the host's filter during polling).
+    private func connectCookie(host index: Int, now: UInt64) -> UInt32? {
+        if serverEndpoint == nil { serverEndpoint = try? IPv4Endpoint(resolving: serverAddress) }
+        guard let endpoint = serverEndpoint else { return nil }
+        if let cookie = cookieClients[index].cookie(for: endpoint, nowMicros: now) {
+            cookieState[index].waitingSince = nil
+            return cookie
+        }
+        if now >= cookieState[index].nextRequest {
+            _ = hosts[index].sendRaw(cookieClients[index].request(for: endpoint), to: endpoint)
+            cookieState[index].nextRequest = now + 250_000
+            if cookieState[index].waitingSince == nil { cookieState[index].waitingSince = now }
+        }
+        return nil
+    }
+
+    private func startJoin(_ index: Int, ticket: JoinTicket, cookie: UInt32, now: UInt64) {
         let hostIndex = index / Self.peersPerHost
         do {
-            let peer = try hosts[hostIndex].connect(to: serverAddress, channelCount: Channel.count)
+            let peer = try hosts[hostIndex].connect(to: serverAddress, channelCount: Channel.count, data: cookie)
             bots[index].peer = peer
             bots[index].channel = SecureChannel(ticket: ticket)
             bots[index].host = hostIndex

@@ -46,7 +46,9 @@ public final class AtriumConnection {
     public func join(server: TransportAddress, ticket: JoinTicket, timeoutMilliseconds: UInt32 = 5000) throws(ConnectionError) -> Welcome {
         let peer: PeerHandle
         do {
-            peer = try host.connect(to: server, channelCount: Channel.count)
+            // The cookie step first (PROTOCOL.md §18.8): the server ignores a CONNECT without one.
+            peer = try ConnectCookieClient.connect(
+                host, to: server, channelCount: Channel.count, timeoutMilliseconds: timeoutMilliseconds)
         } catch {
             throw ConnectionError(description: "cannot connect to \(server): \(error)")
         }

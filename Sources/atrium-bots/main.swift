@@ -112,7 +112,7 @@ struct Run: ParsableCommand {
                 return ServerSample(
                     tickMillisP50: s.tickMillisP50, tickMillisP99: s.tickMillisP99, cpuCores: s.workerCpuCores,
                     datagramsInPerSecond: s.datagramsInPerSecond, datagramsOutPerSecond: s.datagramsOutPerSecond,
-                    tickOverruns: s.tickOverruns)
+                    tickOverruns: s.tickOverruns, voiceCpuCores: s.voiceCpuCores)
             }
         }
 

@@ -250,7 +250,7 @@ import Testing
             return s.ticks == 0 ? nil : ServerSample(
                 tickMillisP50: s.tickMillisP50, tickMillisP99: s.tickMillisP99, cpuCores: s.workerCpuCores,
                 datagramsInPerSecond: s.datagramsInPerSecond, datagramsOutPerSecond: s.datagramsOutPerSecond,
-                tickOverruns: s.tickOverruns)
+                tickOverruns: s.tickOverruns, voiceCpuCores: s.voiceCpuCores)
         }
         runner.serverAddress = TransportAddress(host: "127.0.0.1", port: node.port)
         let report = runner.run(startedAt: "2026-01-01T00:00:00Z") { _ in }
@@ -279,7 +279,7 @@ import Testing
     }
 
     /// Needs the node to route voice (lead's Worker/Shard change); enable once it is merged.
-    @Test(.disabled("needs server voice routing"))
+    @Test
     func botsHearEachOtherThroughTheNode() async throws {
         let report = try await Self.run(Self.talkingScenario(bots: 6, mixListeners: 2))
         #expect(report.botsConnected == 6 && report.botsFailed == 0, "\(report.failureReasons)")

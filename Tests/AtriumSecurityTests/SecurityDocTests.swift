@@ -55,12 +55,14 @@ import Testing
     }
 
     /// Session-layer examples are named token_… and envelope_…; the rest of PROTOCOL.md's examples are messages.
-    static func isSessionExample(_ name: String) -> Bool { name.hasPrefix("token_") || name.hasPrefix("envelope_") }
+    static func isSessionExample(_ name: String) -> Bool {
+        name.hasPrefix("token_") || name.hasPrefix("envelope_") || name.hasPrefix("cookie_")
+    }
 
     @Test func examplesAreExactlyTheDocumentedOnes() throws {
         // §18's examples (the message examples of §15 are ProtocolDocTests').
         let documented = try Self.examples(Self.document())
-        #expect(Set(documented.keys.filter(Self.isSessionExample)) == ["token_dev", "envelope_ping"])
+        #expect(Set(documented.keys.filter(Self.isSessionExample)) == ["token_dev", "envelope_ping", "cookie_request", "cookie_reply"])
     }
 
     @Test func tokenUnderTheDevelopmentKey() throws {
@@ -88,5 +90,15 @@ import Testing
         #expect(text.contains("07433ef8e0e3979d1ed059b0225b8da33df075427b406ce7d9a24d34a7669c89"))
         #expect(text.contains("atrium-development-token-key-v1"))
         #expect(text.contains("\(TokenKeyring.maxSealedByteCount) bytes"))
+    }
+
+    @Test func cookieRequestAndReplyExamples() throws {
+        let documented = try Self.examples(Self.document())
+        let request = try #require(documented["cookie_request"])
+        let reply = try #require(documented["cookie_reply"])
+        #expect(ConnectCookieDatagram.request(nonce: 0x0102_0304_0506_0708) == request)
+        #expect(ConnectCookieDatagram.reply(nonce: 0x0102_0304_0506_0708, cookie: 0xAABB_CCDD, secondsValid: 15) == reply)
+        #expect(try ConnectCookieDatagram.parseRequest(request) == 0x0102_0304_0506_0708)
+        #expect(request.count >= reply.count, "no reply is larger than its request")
     }
 }

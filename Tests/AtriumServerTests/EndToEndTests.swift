@@ -211,7 +211,7 @@ final class RawPeer {
     /// `ticket`'s keys when given.
     init(_ address: TransportAddress, ticket: JoinTicket? = RawPeer.ticket(), token: [UInt8]? = nil) throws {
         host = try TransportHost(bindTo: nil, peerLimit: 1, channelLimit: Channel.count)
-        peer = try host.connect(to: address, channelCount: Channel.count)
+        peer = try ConnectCookieClient.connect(host, to: address, channelCount: Channel.count)
         let deadline = MonotonicClock.nowMicros() + 3_000_000
         while !connected && MonotonicClock.nowMicros() < deadline {
             if case .connected = host.service(timeoutMilliseconds: 10) { connected = true }

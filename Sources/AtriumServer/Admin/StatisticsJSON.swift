@@ -36,6 +36,11 @@ struct StatisticsDocument: Codable, Equatable {
         var voice_frames_forwarded: UInt64
         var voice_bundles_sent: UInt64
         var voice_mixed_frames: UInt64
+        var cookie_requests: UInt64
+        var connects_admitted: UInt64
+        var connects_without_cookie: UInt64
+        var connects_refused: UInt64
+        var datagrams_rejected: UInt64
     }
 
     var uptime_s: Double
@@ -81,7 +86,10 @@ struct StatisticsDocument: Codable, Equatable {
             rate_limited_drops: s.rateLimitedDrops, voice_frames_received: s.voice.framesReceived,
             voice_frames_invalid: s.voice.framesInvalid, voice_frames_muted: s.voice.framesMuted,
             voice_frames_forwarded: s.voice.framesForwarded, voice_bundles_sent: s.voice.bundlesSent,
-            voice_mixed_frames: s.voice.mixedFrames)
+            voice_mixed_frames: s.voice.mixedFrames, cookie_requests: s.admission.cookieRequests,
+            connects_admitted: s.admission.connectsAdmitted, connects_without_cookie: s.admission.connectsWithoutCookie,
+            connects_refused: s.admission.connectsRefused,
+            datagrams_rejected: s.admission.inspectorRejections.values.reduce(0, +))
     }
 
     func encoded() -> Data {

@@ -39,6 +39,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var rateVoiceKbps: Double = 64
     public var rateChatBurst: Double = 5
     public var rateChatPerSecond: Double = 1
+    public var connectLimitAttempts: Int = 10
+    public var connectLimitWindowSeconds: Int = 120
+    public var connectBanSeconds: Int = 300
+    /// Comma-separated IPv4 addresses never connect-limited; "none" for none.
+    public var connectLimitExempt: String = "127.0.0.1"
     // Voice (issue #6; docs/PROTOCOL.md §17).
     public var voiceMaxStreams: Int = 8
     public var voiceMixCapacity: Int = 100
@@ -235,6 +240,14 @@ extension ServerConfiguration {
         .number("rate_voice_kbps", \.rateVoiceKbps, range: 8...1000, summary: "Voice payload a session may send, kbit/s."),
         .number("rate_chat_burst", \.rateChatBurst, range: 1...100, summary: "CHAT messages a session may send at once."),
         .number("rate_chat_per_s", \.rateChatPerSecond, range: 0.01...100, summary: "CHAT messages per second after the burst."),
+        .integer("connect_limit_attempts", \.connectLimitAttempts, range: 1...10000,
+                 summary: "Connect attempts one IPv4 address may make per window before it is refused."),
+        .integer("connect_limit_window_s", \.connectLimitWindowSeconds, range: 1...86400,
+                 summary: "The window of connect_limit_attempts, seconds."),
+        .integer("connect_ban_s", \.connectBanSeconds, range: 0...86400,
+                 summary: "How long an address over the connect limit is refused, seconds."),
+        .text("connect_limit_exempt", \.connectLimitExempt,
+              summary: "IPv4 addresses never connect-limited (comma-separated, `none` for none); loopback by default for local load tests."),
         .integer("voice_max_streams", \.voiceMaxStreams, range: 1...32,
                  summary: "Most voice streams a listener receives at once (chosen by level × distance)."),
         .integer("voice_mix_capacity", \.voiceMixCapacity, range: 0...2000,

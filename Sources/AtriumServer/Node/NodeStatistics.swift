@@ -1,3 +1,4 @@
+import AtriumSecurity
 /// An immutable picture of a node, published by its worker once per stats interval and read by anyone.
 public struct NodeStatistics: Sendable, Equatable {
     public struct WorldLine: Sendable, Equatable {
@@ -38,6 +39,8 @@ public struct NodeStatistics: Sendable, Equatable {
     public var unopenedPackets: UInt64 = 0
     /// Messages dropped by per-session rate limits.
     public var rateLimitedDrops: UInt64 = 0
+    /// What the admission filter let through or dropped before ENet (cookies, connect limits, malformed datagrams).
+    public var admission = AdmissionFilter.Counters()
     /// Voice across all instances (totals since start, except the per-interval maximum and CPU).
     public var voice = VoiceCounters()
     /// Worker-thread CPU spent on voice routing, bundling and mixing over the last interval, in cores.

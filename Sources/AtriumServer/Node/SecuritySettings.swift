@@ -14,6 +14,8 @@ public struct SecuritySettings: Sendable {
     public let rateLimits: RateLimitPolicy
     /// nil: "auto" (the bind address, loopback for 0.0.0.0, and the bound port).
     public let publicAddress: String?
+    /// Connect attempts per address (the admission filter's limiter).
+    public let connectPolicy: ConnectLimiter.Policy
 
     /// The public development organizer key (`join_api_key: development`).
     public static let developmentJoinApiKey = "atrium-development-organizer-key"
@@ -55,6 +57,19 @@ public struct SecuritySettings: Sendable {
         }
         rateLimits = limits
         publicAddress = configuration.publicAddress.trimmed == "auto" ? nil : configuration.publicAddress.trimmed
+        var exempt = Set<UInt32>()
+        let exemptText = configuration.connectLimitExempt.trimmed
+        if exemptText != "none" {
+            for item in exemptText.split(separator: ",") {
+                guard let address = Self.ipv4(String(item).trimmed) else {
+                    throw Refused(description: "configuration error: connect_limit_exempt: '\(item)' is not an IPv4 address")
+                }
+                exempt.insert(address)
+            }
+        }
+        connectPolicy = ConnectLimiter.Policy(
+            attempts: configuration.connectLimitAttempts, windowSeconds: UInt32(configuration.connectLimitWindowSeconds),
+            banSeconds: UInt32(configuration.connectBanSeconds), exempt: exempt)
 
         let exposed = !Self.isLoopback(configuration.bindAddress)
         if exposed && !configuration.allowDevelopmentKeys && keyring.usesDevelopmentKey {
@@ -68,6 +83,18 @@ public struct SecuritySettings: Sendable {
                 description: "refusing the public development join_api_key on a non-loopback address: "
                     + "set join_api_key (or allow_development_keys: true for a trusted network)")
         }
+    }
+
+    /// A dotted-quad IPv4 address in host byte order.
+    static func ipv4(_ text: String) -> UInt32? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var value: UInt32 = 0
+        for part in parts {
+            guard let octet = UInt8(part) else { return nil }
+            value = value << 8 | UInt32(octet)
+        }
+        return value
     }
 
     /// True for 127.0.0.0/8, ::1 and localhost.

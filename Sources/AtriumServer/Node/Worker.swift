@@ -25,6 +25,9 @@ final class Worker {
     private var sessions: [PeerHandle: Session] = [:]
     private let startMicros: UInt64
     private var gate: TokenGate
+    /// Drops every datagram ENet must not see (malformed, fragments that break libenet 1.3.17, CONNECTs without
+    /// a valid cookie, addresses over the connect limit) before ENet allocates anything; answers cookie requests.
+    private let admission: AdmissionFilter
     /// Packets of established sessions that did not open (forged, replayed, too old): dropped.
     private var unopenedPackets: UInt64 = 0
     /// Messages dropped by a session's rate limits.
@@ -50,6 +53,9 @@ final class Worker {
         host = try TransportHost(
             bindTo: TransportAddress(host: configuration.bindAddress, port: UInt16(configuration.port)),
             peerLimit: configuration.maxClients, channelLimit: Channel.count)
+        admission = AdmissionFilter(
+            for: host, cookies: ConnectCookie(), limiter: security.connectPolicy)
+        host.setInboundFilter(admission)
         limits = MovementLimits(
             maxSpeed: Float(configuration.maxSpeedMetresPerSecond), maxReach: Float(configuration.maxReachMetres))
         worldsById = Dictionary(uniqueKeysWithValues: worlds.map { ($0.definition.id, $0) })
@@ -490,6 +496,7 @@ final class Worker {
         stats.tokenTimeouts = tokenTimeouts
         stats.unopenedPackets = unopenedPackets
         stats.rateLimitedDrops = rateLimitedDrops
+        stats.admission = admission.counters
         stats.voice = shards.reduce(into: VoiceCounters()) { $0.add($1.voice.counters) }
         stats.voiceCpuCores = (stats.voice.cpuSeconds - lastVoiceCPU) / seconds
         lastVoiceCPU = stats.voice.cpuSeconds

@@ -1,0 +1,25 @@
+import AtriumSecurity
+import FuzzSupport
+
+// Sealed-datagram opening with a fixed key: never traps, anything that opens is shorter by exactly the
+// envelope overhead, and a datagram that opened is rejected when presented again (replay).
+@main
+enum SessionEnvelopeFuzz {
+    static let key = SecretKey(Array(0x20...0x3F))!
+
+    static func main() {
+        fuzzMain { data, size in
+            guard let data, size > 0 else { return 0 }
+            let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+            // The first byte picks the channel, the rest is the datagram.
+            let channel = bytes[0] % 3
+            let datagram = Array(bytes.dropFirst())
+            var opener = try! SessionOpener(key: key, direction: .clientToServer)
+            if let message = try? opener.open(datagram, channel: channel) {
+                if message.count + SessionEnvelope.overhead != datagram.count { fatalError("length mismatch") }
+                if (try? opener.open(datagram, channel: channel)) != nil { fatalError("replay accepted") }
+            }
+            return 0
+        }
+    }
+}
