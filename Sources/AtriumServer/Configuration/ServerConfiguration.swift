@@ -20,6 +20,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var bandwidthKbps: Int = 256
     public var maxFullRateAvatars: Int = 64
     public var interestLeaveMarginMetres: Double = 2
+    public var maxRelevantAvatars: Int = 128
     public var adminBindAddress: String = "127.0.0.1"
     // Security (issue #5; docs/PROTOCOL.md §18).
     /// "development" or `keyId:secret` pairs (hex or base64 secrets; the highest id issues).
@@ -174,6 +175,7 @@ extension ServerConfiguration {
         settings.bandwidthKbps = bandwidthKbps
         settings.maxFullRateAvatars = maxFullRateAvatars
         settings.leaveMarginMetres = Float(interestLeaveMarginMetres)
+        settings.maxRelevantAvatars = maxRelevantAvatars
         return settings
     }
 
@@ -218,6 +220,8 @@ extension ServerConfiguration {
                  summary: "At most this many avatars updated per client per tick."),
         .number("interest_leave_margin_m", \.interestLeaveMarginMetres, range: 0...50,
                 summary: "Hysteresis: an avatar leaves a client's set only this far beyond the interest radius."),
+        .integer("max_relevant_avatars", \.maxRelevantAvatars, range: 1...4095,
+                 summary: "In a crowd, at most this many (the nearest) avatars are relevant to a client by distance; broadcasters come on top."),
         .text("token_keys", \.tokenKeys,
               summary: "Connect-token keys: `development`, or `id:secret` pairs (hex/base64, comma-separated; the highest id issues). Never logged."),
         .boolean("allow_development_keys", \.allowDevelopmentKeys,

@@ -25,6 +25,8 @@ public struct InterestSettings: Sendable, Equatable {
     /// ~0.1 m in 3 ticks, well inside the leave margin, so sets come out the same a tick or two later; the
     /// relevance pass, the largest part of interest work, costs a third.
     public var relevanceIntervalTicks: Int = 3
+    /// At most this many avatars relevant by distance per recipient (the nearest, in a crowd).
+    public var maxRelevantAvatars: Int = 128
 
     public init() {}
 }
@@ -190,6 +192,7 @@ struct SnapshotComposer {
             var recipient = recipients.removeValue(forKey: id) ?? Recipient()
             let interval = UInt32(max(1, settings.relevanceIntervalTicks))
             if !recipient.hasRelevance || (sequence &+ UInt32(id)) % interval == 0 {
+                recipient.relevance.limit = settings.maxRelevantAvatars
                 recipient.relevance.update(
                     recipient: me, grid: grid, table: table, enterRadius: radius, leaveMargin: settings.leaveMarginMetres)
                 recipient.hasRelevance = true

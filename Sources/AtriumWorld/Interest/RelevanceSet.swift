@@ -23,6 +23,12 @@ public struct RelevanceSet: Sendable {
     /// Bit per id: relevant after the last update.
     private var members: [UInt64] = []
 
+    /// At most this many avatars are relevant by distance (always-relevant broadcasters and the recipient
+    /// itself come on top): in a crowd denser than this, the nearest ones. Avatars already relevant count as
+    /// 20 % nearer than they are, so the set does not flap at the boundary. Bounds the per-recipient work
+    /// (priorities, deltas) in a crowd; `.max` = no limit.
+    public var limit: Int = .max
+
     public init() {}
 
     /// Reserves room for ids `0 ..< idCapacity` (ids above it grow the storage when first seen).
@@ -95,6 +101,9 @@ public struct RelevanceSet: Sendable {
         let words = (maxId >> 6) + 1
         if members.count < words { members.interestResize(to: words, fill: 0) }
 
+        let capped = limit < Int.max
+        var cappedIds: [UInt16] = []
+        var cappedKeys: [Float] = []
         var old = members
         var now = relevant
         var arrived = entered
@@ -145,6 +154,11 @@ public struct RelevanceSet: Sendable {
                                     // Between r and r + m only an avatar already relevant stays.
                                     if keptD2[k] > enter2 && old[w] & bit == 0 { continue }
                                     guard id != me, avatars.visualIndex(of: id) == sight else { continue }
+                                    if capped {
+                                        cappedIds.append(id)
+                                        cappedKeys.append(old[w] & bit != 0 ? keptD2[k] * 0.64 : keptD2[k])
+                                        continue
+                                    }
                                     next[w] |= bit
                                     low = Swift.min(low, w)
                                     high = Swift.max(high, w)
@@ -152,6 +166,14 @@ public struct RelevanceSet: Sendable {
                                 from = to
                             }
                         }
+                    }
+                }
+                if capped {
+                    Self.keepNearest(limit, ids: cappedIds, keys: cappedKeys, outer2: leave2) { id in
+                        let w = Int(id) >> 6
+                        next[w] |= 1 << UInt64(id & 63)
+                        if w < low { low = w }
+                        if w > high { high = w }
                     }
                 }
                 for id in alwaysRelevant where id != me {
@@ -215,6 +237,39 @@ public struct RelevanceSet: Sendable {
             i += 1
             bits &= bits &- 1
         }
+    }
+
+    /// Calls `keep` for the `limit` entries with the smallest keys (all of them when there are no more). O(n):
+    /// a 64-bucket histogram of the keys (0 … outer2) finds the bucket where the count crosses the limit; the
+    /// buckets below it are kept whole, that one in key order up to the limit.
+    static func keepNearest(_ limit: Int, ids: [UInt16], keys: [Float], outer2: Float, keep: (UInt16) -> Void) {
+        if ids.count <= limit {
+            for id in ids { keep(id) }
+            return
+        }
+        let buckets = 64
+        let scale = Float(buckets) / Swift.max(outer2, .leastNonzeroMagnitude)
+        var counts = [Int](repeating: 0, count: buckets)
+        func bucket(_ key: Float) -> Int { Swift.min(buckets - 1, Swift.max(0, Int(key * scale))) }
+        for key in keys { counts[bucket(key)] += 1 }
+        var below = 0
+        var cut = 0
+        while cut < buckets && below + counts[cut] <= limit {
+            below += counts[cut]
+            cut += 1
+        }
+        var edge: [(key: Float, id: UInt16)] = []
+        for i in ids.indices {
+            let b = bucket(keys[i])
+            if b < cut { keep(ids[i]) } else if b == cut { edge.append((keys[i], ids[i])) }
+        }
+        edge.sort { $0.key < $1.key || ($0.key == $1.key && $0.id < $1.id) }
+        for entry in edge.prefix(limit - below) { keep(entry.id) }
+    }
+
+    /// `keepNearest` for tests.
+    public static func keepNearestForTesting(_ limit: Int, ids: [UInt16], keys: [Float], outer2: Float, keep: (UInt16) -> Void) {
+        keepNearest(limit, ids: ids, keys: keys, outer2: outer2, keep: keep)
     }
 
     /// Forgets everything (for a recipient that rejoins).

@@ -1,0 +1,54 @@
+import AtriumWire
+import Foundation
+import AtriumWorld
+import Testing
+
+/// The crowd limit: in a crowd denser than `limit`, the nearest avatars are relevant, broadcasters come on top,
+/// and the boundary does not flap.
+@Suite struct InterestLimitTests {
+    @Test func aCrowdKeepsTheNearestAndBroadcasters() throws {
+        var scene = try InterestScene("expo-hall.yaml")
+        let presenterStage = scene.context.world.zones.first { $0.kind == .stage }
+        // 1 at the centre of the hall, 200 others on rings 1…10 m away.
+        scene.place(1, Vec3(0, 1.6, 20), .visitor)
+        var distance: [UInt16: Float] = [:]
+        for i in 0..<200 {
+            let ring = Float(1 + i / 20) * 0.5 + 0.5
+            let angle = Float(i % 20) / 20 * 2 * .pi
+            let id = UInt16(2 + i)
+            scene.place(id, Vec3(ring * cosf(angle), 1.6, 20 + ring * sinf(angle)), .visitor)
+            distance[id] = ring
+        }
+        _ = presenterStage
+        var set = RelevanceSet()
+        set.limit = 50
+        let table = scene.table
+        let relevant = set.update(
+            recipient: table[1]!, grid: scene.grid, table: table, enterRadius: scene.radius, leaveMargin: 2).relevant
+        let others = relevant.filter { $0 != 1 }
+        #expect(others.count == 50)
+        // Exactly the 50 nearest (rings of 20: the first two rings and half of the third).
+        let farthestKept = others.map { distance[$0]! }.max()!
+        let nearestDropped = distance.filter { !others.contains($0.key) }.map(\.value).min()!
+        #expect(farthestKept <= nearestDropped)
+
+        // Everyone shuffles a little: the set holds (members count as nearer), no mass turnover.
+        for i in 0..<200 {
+            let id = UInt16(2 + i)
+            let p = table[id]!.position
+            scene.place(id, p + Vec3(Float(i % 3) * 0.01, 0, 0), .visitor)
+        }
+        let again = set.update(
+            recipient: scene.table[1]!, grid: scene.grid, table: scene.table, enterRadius: scene.radius, leaveMargin: 2)
+        #expect(again.entered.isEmpty && again.left.isEmpty)
+    }
+
+    @Test func keepNearestIsExactAcrossBucketEdges() {
+        let ids = (0..<1000).map { UInt16($0) }
+        let keys = ids.map { Float((Int($0) * 7919) % 1000) / 10 }  // 0 … 99.9, each once, shuffled
+        var kept: [UInt16] = []
+        RelevanceSet.keepNearestForTesting(100, ids: ids, keys: keys, outer2: 100) { kept.append($0) }
+        #expect(kept.count == 100)
+        #expect(Set(kept.map { keys[Int($0)] }) == Set((0..<100).map { Float($0) / 10 }))
+    }
+}
