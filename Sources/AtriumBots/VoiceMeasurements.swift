@@ -177,7 +177,8 @@ struct VoiceListener {
     /// A stream with nothing for this long is retired (the speaker left or went out of range).
     static let idleMicros: UInt64 = 10_000_000
 
-    init(windowMicros: UInt64 = 1_000_000) {
+    /// The default window (1 µs) counts the speakers of one VOICE_BUNDLE: the server's per-tick stream cap.
+    init(windowMicros: UInt64 = 1) {
         window = VoiceStreamWindow(windowMicros: windowMicros)
     }
 
