@@ -135,4 +135,17 @@ import Testing
         #expect(pump([], seconds: 2) { node.statistics.rateLimitedDrops > 0 })
         await node.shutdown()
     }
+
+    @Test func peersPerAddressIsCapped() async throws {
+        let node = try startTestNode { $0.peersPerAddress = 1 }
+        let first = try AtriumConnection()
+        _ = try first.join(server: node.address, worldId: "expo-hall", displayName: "first")
+        // Same IPv4 address (127.0.0.1), another port: ENet refuses the second peer.
+        let second = try AtriumConnection()
+        #expect(throws: ConnectionError.self) {
+            try second.join(server: node.address, worldId: "expo-hall", displayName: "second", timeoutMilliseconds: 1500)
+        }
+        #expect(first.session.phase == .joined)
+        await node.shutdown()
+    }
 }

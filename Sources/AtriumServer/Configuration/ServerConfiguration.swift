@@ -40,6 +40,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var rateVoiceKbps: Double = 64
     public var rateChatBurst: Double = 5
     public var rateChatPerSecond: Double = 1
+    /// ENet peers one IPv4 address may hold at once (ENet compares the address, not the port).
+    public var peersPerAddress: Int = 4095
     public var connectLimitAttempts: Int = 10
     public var connectLimitWindowSeconds: Int = 120
     public var connectBanSeconds: Int = 300
@@ -244,6 +246,8 @@ extension ServerConfiguration {
         .number("rate_voice_kbps", \.rateVoiceKbps, range: 8...1000, summary: "Voice payload a session may send, kbit/s."),
         .number("rate_chat_burst", \.rateChatBurst, range: 1...100, summary: "CHAT messages a session may send at once."),
         .number("rate_chat_per_s", \.rateChatPerSecond, range: 0.01...100, summary: "CHAT messages per second after the burst."),
+        .integer("peers_per_address", \.peersPerAddress, range: 1...4095,
+                 summary: "Connections one IPv4 address may hold at once; set it low on a public node."),
         .integer("connect_limit_attempts", \.connectLimitAttempts, range: 1...10000,
                  summary: "Connect attempts one IPv4 address may make per window before it is refused."),
         .integer("connect_limit_window_s", \.connectLimitWindowSeconds, range: 1...86400,

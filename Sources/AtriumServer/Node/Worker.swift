@@ -52,7 +52,8 @@ final class Worker {
         self.logger = logger
         host = try TransportHost(
             bindTo: TransportAddress(host: configuration.bindAddress, port: UInt16(configuration.port)),
-            peerLimit: configuration.maxClients, channelLimit: Channel.count)
+            peerLimit: configuration.maxClients, channelLimit: Channel.count,
+            limits: TransportLimits(peersPerAddress: min(configuration.peersPerAddress, configuration.maxClients)))
         admission = AdmissionFilter(
             for: host, cookies: ConnectCookie(), limiter: security.connectPolicy)
         host.setInboundFilter(admission)
