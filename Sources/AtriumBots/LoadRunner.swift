@@ -438,13 +438,8 @@ public final class LoadRunner {
     /// Seals `bytes` with the bot's session and sends them; the bytes counted are those on the wire.
     private func send(_ bytes: [UInt8], from index: Int, channel: Channel) {
         guard let peer = bots[index].peer, let sealed = bots[index].channel?.seal(bytes, channel: channel) else { return }
-        let delivery: Delivery =
-            switch channel {
-            case .control: .reliable
-            case .state: .unreliable
-            case .voice: .unsequenced
-            }
-        hosts[bots[index].host].send(sealed, to: peer, channel: channel.rawValue, delivery: delivery)
+        hosts[bots[index].host].send(
+            sealed, to: peer, channel: channel.rawValue, delivery: .forAtriumChannel(channel.rawValue))
         bots[index].bytesUp += UInt64(sealed.count)
     }
 

@@ -172,12 +172,17 @@ final class Worker {
             case .awaitingToken where nowMicros &- session.connectedMicros > tokenLimit:
                 tokenTimeouts += 1
                 gate.securityLog?.record(
-                    "token_timeout", ["address": host.address(of: peer).map { "\($0)" } ?? "unknown"])
+                    "token_timeout", ["address": addressText(peer)])
                 dropUnauthenticated(peer, reason: .tokenTimeout)
             default:
                 break
             }
         }
+    }
+
+    /// A peer's raw address, for the security log only (ordinary logs name peers by slot).
+    private func addressText(_ peer: PeerHandle) -> String {
+        host.address(of: peer).map { "\($0)" } ?? "unknown"
     }
 
     /// Ends a connection that never got a session: no reply (nothing unauthenticated is answered), the reason
@@ -227,7 +232,7 @@ final class Worker {
                 if session.shouldLog("unopened") {
                     gate.securityLog?.record(
                         "packet_rejected",
-                        ["address": host.address(of: peer).map { "\($0)" } ?? "unknown", "reason": "\(error)"])
+                        ["address": addressText(peer), "reason": "\(error)"])
                 }
                 sessions[peer] = session
                 return
@@ -242,7 +247,7 @@ final class Worker {
         let peer = session.peer
         guard channel == Channel.control.rawValue else {
             gate.securityLog?.record(
-                "token_rejected", ["address": host.address(of: peer).map { "\($0)" } ?? "unknown", "reason": "wrong_channel"])
+                "token_rejected", ["address": addressText(peer), "reason": "wrong_channel"])
             dropUnauthenticated(peer, reason: .invalidToken)
             return
         }
@@ -275,7 +280,7 @@ final class Worker {
             rateLimitedDrops += 1
             gate.securityLog?.record(
                 "rate_limited",
-                ["address": host.address(of: session.peer).map { "\($0)" } ?? "unknown", "kind": "\(kind)"])
+                ["address": addressText(session.peer), "kind": "\(kind)"])
             close(session.peer, reason: .rateLimited, detail: "sustained \(kind) rate over the limit")
             return false
         }

@@ -217,7 +217,9 @@ final class Shard {
         ingest(rejected: rejected)
         sendSnapshots(nowMicros: nowMicros, outbox: outbox)
         // Voice leaves with the same flush as state (one ENet datagram per client when it fits).
-        voice.flush(nowMicros: nowMicros, order: order, avatars: avatars, context: interestContext) { peer, bytes in
+        voice.flush(
+            nowMicros: nowMicros, order: order, avatars: avatars, interest: composer.interestTable, context: interestContext
+        ) { peer, bytes in
             outbox.deliver(peer, bytes, .voice)
         }
     }

@@ -50,6 +50,8 @@ struct SnapshotComposer {
     private var recipients: [UInt16: Recipient] = [:]
     private var grid: SpatialGrid
     private var table = InterestAvatarTable()
+    /// This tick's interest view of every avatar (spatial mode; empty in naive mode), for voice routing.
+    var interestTable: InterestAvatarTable { table }
     /// Reused per recipient: where each candidate's entry is in `pending`, indexed by avatar id.
     private var pendingIndex: [Int32] = []
     /// This tick, by avatar id: current state and estimated entry sizes (bits).

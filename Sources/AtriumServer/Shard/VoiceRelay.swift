@@ -145,11 +145,16 @@ final class VoiceRelay {
 
     // MARK: the tick
 
-    /// Routes and sends this tick's voice. `avatars` in `order` are the listeners (and possible speakers).
+    /// Routes and sends this tick's voice. `avatars` in `order` are the listeners (and possible speakers);
+    /// `interest` is this tick's interest view (zones already classified), `context` classifies any avatar it
+    /// lacks (naive mode builds none).
     func flush(
-        nowMicros: UInt64, order: [UInt16], avatars: [UInt16: Avatar], context: InterestContext,
-        send: (PeerHandle, [UInt8]) -> Void
+        nowMicros: UInt64, order: [UInt16], avatars: [UInt16: Avatar], interest: InterestAvatarTable,
+        context: InterestContext, send: (PeerHandle, [UInt8]) -> Void
     ) {
+        func zone(_ id: UInt16, _ avatar: Avatar) -> InterestZoneContext {
+            interest[id]?.zoneContext ?? context.zoneContext(position: avatar.pose.headPosition, role: avatar.role)
+        }
         let anyPending = speakers.values.contains { !$0.pending.isEmpty }
         guard anyPending || !mixers.isEmpty else { return }
         let cpuStart = MonotonicClock.threadCPUSeconds()
@@ -158,10 +163,9 @@ final class VoiceRelay {
         var voiceSpeakers: [VoiceSpeaker] = []
         for (id, state) in speakers where nowMicros &- state.lastTalkMicros < Self.talkingHoldMicros || !state.pending.isEmpty {
             guard let avatar = avatars[id] else { continue }
-            let zone = context.zoneContext(position: avatar.pose.headPosition, role: avatar.role)
             voiceSpeakers.append(
                 VoiceSpeaker(
-                    id: id, position: avatar.pose.headPosition, zone: zone, level: state.level,
+                    id: id, position: avatar.pose.headPosition, zone: zone(id, avatar), level: state.level,
                     talking: nowMicros &- state.lastTalkMicros < Self.talkingHoldMicros, muted: state.muted))
         }
         var listeners: [VoiceListener] = []
@@ -169,9 +173,7 @@ final class VoiceRelay {
         for id in order {
             guard let avatar = avatars[id] else { continue }
             listeners.append(
-                VoiceListener(
-                    id: id, position: avatar.pose.headPosition,
-                    zone: context.zoneContext(position: avatar.pose.headPosition, role: avatar.role)))
+                VoiceListener(id: id, position: avatar.pose.headPosition, zone: zone(id, avatar)))
         }
         router.route(speakers: voiceSpeakers, listeners: listeners, nowMicros: nowMicros)
 
