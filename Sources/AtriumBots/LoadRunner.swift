@@ -110,6 +110,8 @@ public final class LoadRunner {
     private var sendTimes: [UInt16: [UInt64]] = [:]
     private static let sendTimeSlots = 256
     static let peersPerHost = 1000
+    /// One host's socket receives a whole server tick's burst for up to `peersPerHost` bots at once.
+    static let socketBufferBytes = 32 * 1024 * 1024
 
     private var rtt = LatencyRecorder()
     private var poseLatency = LatencyRecorder()
@@ -188,13 +190,20 @@ public final class LoadRunner {
         let hostCount = max(1, (scenario.bots + Self.peersPerHost - 1) / Self.peersPerHost)
         for _ in 0..<hostCount {
             let host = try TransportHost(
-                bindTo: nil, peerLimit: min(Self.peersPerHost, max(1, scenario.bots)), channelLimit: Channel.count)
+                bindTo: nil, peerLimit: min(Self.peersPerHost, max(1, scenario.bots)), channelLimit: Channel.count,
+                limits: TransportLimits(socketBufferBytes: Self.socketBufferBytes))
             if let impairment = scenario.impairment { host.setImpairment(impairment) }
             // Catches the server's cookie replies on this host's socket (one cookie serves all its bots).
             let cookies = ConnectCookieClient()
             host.setInboundFilter(cookies)
             cookieClients.append(cookies)
             cookieState.append((nextRequest: 0, waitingSince: nil))
+            let got = host.socketBufferBytes.receive
+            if got < Self.socketBufferBytes, hosts.isEmpty {
+                notes.append(
+                    "bot socket receive buffer is \(got) bytes (asked \(Self.socketBufferBytes)): with many bots the "
+                        + "kernel may drop snapshots; raise net.core.rmem_max or run as root")
+            }
             hosts.append(host)
             botByPeer.append([:])
         }

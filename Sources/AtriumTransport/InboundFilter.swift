@@ -103,15 +103,24 @@ public struct TransportLimits: Sendable, Equatable {
     /// only, not the port). nil keeps ENet's default (no limit below the peer limit) — load tests run
     /// hundreds of bots from 127.0.0.1; a public server should set a small number.
     public var peersPerAddress: Int?
+    /// Kernel receive and send buffer of the host's UDP socket, bytes (nil keeps ENet's 256 KiB).
+    /// A server flushes one datagram per client per tick in one burst, and a load tool receives a
+    /// thousand clients' bursts on one socket: a buffer smaller than a burst drops datagrams in the
+    /// kernel, and lost reliable messages end sessions by time-out. Linux caps the request at
+    /// `net.core.rmem_max` / `wmem_max` unless the process may exceed them (CAP_NET_ADMIN); see
+    /// ``TransportHost/socketBufferBytes``.
+    public var socketBufferBytes: Int?
 
     public init(
         maximumPacketSize: Int = TransportLimits.defaultMaximumPacketSize,
         maximumWaitingData: Int = TransportLimits.defaultMaximumWaitingData,
-        peersPerAddress: Int? = nil
+        peersPerAddress: Int? = nil,
+        socketBufferBytes: Int? = nil
     ) {
         self.maximumPacketSize = maximumPacketSize
         self.maximumWaitingData = maximumWaitingData
         self.peersPerAddress = peersPerAddress
+        self.socketBufferBytes = socketBufferBytes
     }
 }
 

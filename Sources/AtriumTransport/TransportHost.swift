@@ -70,6 +70,36 @@ public final class TransportHost {
         maximumPacketSize = limits.maximumPacketSize
         maximumWaitingData = limits.maximumWaitingData
         if let perAddress = limits.peersPerAddress { peersPerAddress = perAddress }
+        if let bytes = limits.socketBufferBytes { Self.setSocketBuffers(created.pointee.socket, bytes: bytes) }
+    }
+
+    /// Asks the kernel for `bytes` of receive and send buffer on `socket`: first with the *FORCE
+    /// options (allowed past the sysctl maxima with CAP_NET_ADMIN), then the ordinary ones (capped
+    /// at the maxima). Failure is not an error: the socket keeps what it has.
+    private static func setSocketBuffers(_ socket: ENetSocket, bytes: Int) {
+        var value = Int32(clamping: bytes)
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        // C calls: setsockopt on our own socket with a pointer to a local Int32.
+        #if os(Linux)
+        let options = [(SO_RCVBUFFORCE, SO_RCVBUF), (SO_SNDBUFFORCE, SO_SNDBUF)]
+        #else
+        let options = [(SO_RCVBUF, SO_RCVBUF), (SO_SNDBUF, SO_SNDBUF)]
+        #endif
+        for (force, plain) in options where setsockopt(socket, SOL_SOCKET, force, &value, size) != 0 {
+            _ = setsockopt(socket, SOL_SOCKET, plain, &value, size)
+        }
+    }
+
+    /// The kernel's receive and send buffer sizes of this host's socket, bytes, as the kernel reports
+    /// them (Linux doubles the request to cover its bookkeeping).
+    public var socketBufferBytes: (receive: Int, send: Int) {
+        func read(_ option: Int32) -> Int {
+            var value: Int32 = 0
+            var size = socklen_t(MemoryLayout<Int32>.size)
+            // C call: getsockopt on our own socket into a local Int32.
+            return getsockopt(host.pointee.socket, SOL_SOCKET, option, &value, &size) == 0 ? Int(value) : 0
+        }
+        return (read(SO_RCVBUF), read(SO_SNDBUF))
     }
 
     deinit {

@@ -1,4 +1,8 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
 @testable import AtriumTransport
 
 /// Every test that opens sockets lives under this suite: `.serialized` applies to the
@@ -223,6 +227,24 @@ extension LoopbackNetworkTests {
             #expect(!client.send([UInt8](repeating: 1, count: 101), to: c, channel: 0, delivery: .reliable))
             client.maximumWaitingData = 4096
             #expect(client.maximumWaitingData == 4096)
+        }
+
+        @Test func socketBuffersAreAskedForAndReadBack() throws {
+            let asked = 4 * 1024 * 1024
+            let host = try makeServer(limits: TransportLimits(socketBufferBytes: asked))
+            let plain = try makeServer()
+            let got = host.socketBufferBytes
+            // Linux doubles the request; without CAP_NET_ADMIN it first caps it at the sysctl maximum.
+            let cap = { (name: String) -> Int in
+                (try? String(contentsOfFile: "/proc/sys/net/core/\(name)", encoding: .utf8))
+                    .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+            }
+            #expect(got.receive >= min(asked, cap("rmem_max")))
+            #expect(got.send >= min(asked, cap("wmem_max")))
+            // Asking changes something whenever the kernel allows more than ENet's own 256 KiB.
+            if cap("rmem_max") > asked || geteuid() == 0 {
+                #expect(got.receive > plain.socketBufferBytes.receive)
+            }
         }
 
         @Test func connectionToNothingTimesOutAsDisconnect() throws {

@@ -42,6 +42,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var rateChatPerSecond: Double = 1
     /// ENet peers one IPv4 address may hold at once (ENet compares the address, not the port).
     public var peersPerAddress: Int = 4095
+    /// Kernel receive/send buffer asked for the node's UDP socket (bytes): one tick's flush to every client
+    /// must fit, or the kernel drops datagrams.
+    public var socketBufferBytes: Int = 8 * 1024 * 1024
     public var connectLimitAttempts: Int = 10
     public var connectLimitWindowSeconds: Int = 120
     public var connectBanSeconds: Int = 300
@@ -248,6 +251,8 @@ extension ServerConfiguration {
         .number("rate_chat_per_s", \.rateChatPerSecond, range: 0.01...100, summary: "CHAT messages per second after the burst."),
         .integer("peers_per_address", \.peersPerAddress, range: 1...4095,
                  summary: "Connections one IPv4 address may hold at once; set it low on a public node."),
+        .integer("socket_buffer_bytes", \.socketBufferBytes, range: 65536...(256 * 1024 * 1024),
+                 summary: "Kernel receive and send buffer asked for the node's UDP socket, bytes."),
         .integer("connect_limit_attempts", \.connectLimitAttempts, range: 1...10000,
                  summary: "Connect attempts one IPv4 address may make per window before it is refused."),
         .integer("connect_limit_window_s", \.connectLimitWindowSeconds, range: 1...86400,

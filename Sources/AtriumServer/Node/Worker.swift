@@ -53,10 +53,20 @@ final class Worker {
         host = try TransportHost(
             bindTo: TransportAddress(host: configuration.bindAddress, port: UInt16(configuration.port)),
             peerLimit: configuration.maxClients, channelLimit: Channel.count,
-            limits: TransportLimits(peersPerAddress: min(configuration.peersPerAddress, configuration.maxClients)))
+            limits: TransportLimits(
+                peersPerAddress: min(configuration.peersPerAddress, configuration.maxClients),
+                socketBufferBytes: configuration.socketBufferBytes))
         admission = AdmissionFilter(
             for: host, cookies: ConnectCookie(), limiter: security.connectPolicy)
         host.setInboundFilter(admission)
+        let buffers = host.socketBufferBytes
+        let level: Logger.Level = buffers.receive < configuration.socketBufferBytes ? .warning : .info
+        logger.log(
+            level: level, "socket buffers",
+            metadata: [
+                "asked": "\(configuration.socketBufferBytes)", "receive": "\(buffers.receive)", "send": "\(buffers.send)",
+                "note": "\(level == .warning ? "below socket_buffer_bytes: raise net.core.rmem_max/wmem_max" : "kernel sizes")",
+            ])
         limits = MovementLimits(
             maxSpeed: Float(configuration.maxSpeedMetresPerSecond), maxReach: Float(configuration.maxReachMetres))
         worldsById = Dictionary(uniqueKeysWithValues: worlds.map { ($0.definition.id, $0) })
