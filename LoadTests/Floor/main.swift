@@ -29,6 +29,11 @@ struct Floor: ParsableCommand {
     @Option(name: .customLong("down-bytes"), help: "Payload bytes per downstream datagram.") var downBytes: Int = 900
     @Option(help: "Seconds to measure (after all clients connect).") var duration: Double = 20
 
+    /// The same kernel buffers as the node's default `socket_buffer_bytes` and the bot tool's hosts, so
+    /// the floor drops no more and no less than a load run.
+    static let serverSocketBuffer = 8 * 1024 * 1024
+    static let clientSocketBuffer = 32 * 1024 * 1024
+
     func run() throws {
         let pattern =
             try from.map { try Pattern(report: $0) }
@@ -43,7 +48,8 @@ struct Floor: ParsableCommand {
         let serverThread = Thread {
             // The server side: bare ENet, one flush per tick.
             guard let host = try? TransportHost(
-                bindTo: TransportAddress(host: "127.0.0.1", port: 0), peerLimit: 4095, channelLimit: 3)
+                bindTo: TransportAddress(host: "127.0.0.1", port: 0), peerLimit: 4095, channelLimit: 3,
+                limits: TransportLimits(socketBufferBytes: Self.serverSocketBuffer))
             else { return }
             port.withLock { $0 = host.localPort }
             ready.signal()
@@ -86,7 +92,11 @@ struct Floor: ParsableCommand {
         var hosts: [TransportHost] = []
         var peers: [(host: Int, peer: PeerHandle)] = []
         for i in 0..<pattern.clients {
-            if i % 1000 == 0 { hosts.append(try TransportHost(bindTo: nil, peerLimit: 1000, channelLimit: 3)) }
+            if i % 1000 == 0 { hosts.append(
+                try TransportHost(
+                    bindTo: nil, peerLimit: 1000, channelLimit: 3,
+                    limits: TransportLimits(socketBufferBytes: Self.clientSocketBuffer)))
+            }
             peers.append((hosts.count - 1, try hosts[hosts.count - 1].connect(to: address, channelCount: 3)))
         }
         var connected = 0
