@@ -120,8 +120,8 @@ import Testing
         #expect(held > plain.count / 3 && plain.max()! > 2 * Self.perFrame, "\(held) of \(plain.count) frames held")
     }
 
-    /// An avatar that stops is sent once more (its final pose) and then not at all: it glides to that pose
-    /// and stays there — no overshoot (no extrapolation), no snapping back.
+    /// An avatar whose state stops changing is sent once more (its final pose) and then not at all: it
+    /// glides to that pose and stays there — no overshoot (no extrapolation), no snapping back.
     @Test func stoppedAvatarHoldsItsLastPose() {
         let stop = 2.0
         var replay = Replay(
