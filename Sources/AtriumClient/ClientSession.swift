@@ -34,6 +34,14 @@ public struct SnapshotUpdate: Equatable, Sendable {
 }
 
 /// An avatar as this client knows it: identity from AVATAR_JOINED, motion from snapshots.
+///
+/// Each avatar is interpolated between its own samples. The server sends an avatar only when it changed, and
+/// the far crowd only every second to fourth tick (rate tiers) or later when the byte budget is short, so an
+/// avatar's samples may be several ticks apart: it is then drawn further behind the session's render time
+/// (`extraDelay`), by its recent sample spacing less one tick, so that the drawn time stays between two of
+/// its samples instead of holding the newest half the time. When the drawn time does pass the newest sample
+/// (the avatar stopped, or a sample is late) the pose holds: silence also means "stopped", so extrapolating
+/// would overshoot and then have to come back.
 public struct RemoteAvatar: Sendable {
     public let id: UInt16
     public var displayName: String
@@ -42,18 +50,64 @@ public struct RemoteAvatar: Sendable {
     /// Recent (server time µs, pose) samples, oldest first; interpolation reads between them.
     public private(set) var samples: [(time: UInt64, pose: AvatarPose)] = []
     static let sampleCapacity = 16
+    /// Sample gaps longer than this many ticks are pauses (an unchanged avatar is not sent), not a rate.
+    static let pauseTicks: UInt64 = 8
+    /// The extra delay follows the longest of this many recent gaps (rates jitter under the byte budget).
+    static let rateWindow = 4
+    /// The server's tick length: the sample spacing of an avatar sent every tick.
+    let tickMicros: UInt64
+    private var lag = DelayGlide()
 
     public var latestPose: AvatarPose? { samples.last?.pose }
     /// False once the server took it out of this client's interest set (it is still in the world).
     public internal(set) var inView = false
 
-    mutating func add(_ pose: AvatarPose, at time: UInt64) {
+    init(id: UInt16, displayName: String, role: Role, tickMicros: UInt64) {
+        self.id = id
+        self.displayName = displayName
+        self.role = role
+        self.tickMicros = max(1, tickMicros)
+    }
+
+    /// Adds a sample; `renderTime` (the session's, when known) lets the extra delay follow the sample spacing.
+    mutating func add(_ pose: AvatarPose, at time: UInt64, renderTime: UInt64?) {
+        let held = samples.last?.time
         if let last = samples.last, time <= last.time {
             if time == last.time { samples[samples.count - 1].pose = pose }
             return  // older than what we have: ignore
         }
         samples.append((time, pose))
         if samples.count > Self.sampleCapacity { samples.removeFirst(samples.count - Self.sampleCapacity) }
+        guard let renderTime else { return }
+        let target = neededDelay
+        var current = lag.value(at: renderTime)
+        // The drawn time had passed the previous newest sample, so that pose is on screen: drawing that
+        // sample's time now shows the same pose, so the delay may grow that far at once; the rest glides.
+        if target > current, let held, renderTime >= held, renderTime - held >= current {
+            current = min(target, renderTime - held)
+        }
+        lag = DelayGlide(from: current, to: target, start: renderTime)
+    }
+
+    /// The extra delay the recent sample spacing calls for: the longest recent gap (pauses aside) less one
+    /// tick, which the session's own delay (two ticks) already covers together with a tick of jitter.
+    var neededDelay: UInt64 {
+        var longest: UInt64 = 0
+        var i = samples.count - 1
+        while i > 0 && i >= samples.count - Self.rateWindow {
+            let gap = samples[i].time - samples[i - 1].time
+            if gap <= Self.pauseTicks * tickMicros { longest = max(longest, gap) }
+            i -= 1
+        }
+        return longest > tickMicros ? longest - tickMicros : 0
+    }
+
+    /// How much further behind the session's render time `renderTime` this avatar is drawn.
+    public func extraDelay(at renderTime: UInt64) -> UInt64 { lag.value(at: renderTime) }
+
+    /// The pose to draw at the session's render time: `pose(at:)` at `renderTime − extraDelay(at: renderTime)`.
+    public func drawnPose(at renderTime: UInt64) -> AvatarPose? {
+        pose(at: renderTime - min(renderTime, lag.value(at: renderTime)))
     }
 
     /// The pose at `time` (server clock), interpolated between the samples around it; the newest sample
@@ -68,6 +122,20 @@ public struct RemoteAvatar: Sendable {
         let b = samples[upper]
         let t = Float(Double(time - a.time) / Double(b.time - a.time))
         return AvatarPose.interpolate(a.pose, b.pose, t)
+    }
+}
+
+/// A delay that moves from `from` towards `to` at a quarter of the speed of render time from `start` on, so
+/// the time an avatar is drawn at keeps running forwards (at 75 % to 125 % speed) while its delay changes.
+struct DelayGlide: Sendable {
+    var from: UInt64 = 0
+    var to: UInt64 = 0
+    var start: UInt64 = 0
+
+    func value(at time: UInt64) -> UInt64 {
+        guard time > start else { return from }
+        let moved = (time - start) / 4
+        return from <= to ? min(to, from + moved) : from - min(from - to, moved)
     }
 }
 
@@ -141,8 +209,11 @@ public struct ClientSession: Sendable {
     public private(set) var inputSequence: UInt32 = 0
     public private(set) var clock = ClockSync()
     public private(set) var snapshotsReceived: UInt64 = 0
-    /// How far behind the estimated server clock avatars are rendered; two ticks by default.
+    /// How far behind the estimated server clock avatars are rendered; two ticks by default. Avatars whose
+    /// samples come further apart are drawn further behind still (`RemoteAvatar.extraDelay`).
     public var interpolationDelayMicros: UInt64 = 66_666
+    /// The server's tick length, from WELCOME.
+    public private(set) var tickMicros: UInt64 = 33_333
 
     public init() {}
 
@@ -193,21 +264,24 @@ public struct ClientSession: Sendable {
             self.welcome = welcome
             codec = PoseCodec(bounds: welcome.bounds)
             phase = .joined
-            interpolationDelayMicros = 2 * 1_000_000 / UInt64(max(1, welcome.tickRateHz))
+            tickMicros = 1_000_000 / UInt64(max(1, welcome.tickRateHz))
+            interpolationDelayMicros = 2 * tickMicros
             clock.seed(serverMicros: welcome.serverTimeMicros, at: nowMicros)
-            avatars[welcome.clientId] = RemoteAvatar(id: welcome.clientId, displayName: ownName, role: welcome.role)
+            avatars[welcome.clientId] = RemoteAvatar(
+                id: welcome.clientId, displayName: ownName, role: welcome.role, tickMicros: tickMicros)
             return .welcomed(welcome)
         case .deny(let deny):
             phase = .ended(deny.reason)
             return .denied(deny)
         case .avatarJoined(let joined):
-            avatars[joined.avatarId] = RemoteAvatar(id: joined.avatarId, displayName: joined.displayName, role: joined.role)
+            avatars[joined.avatarId] = RemoteAvatar(
+                id: joined.avatarId, displayName: joined.displayName, role: joined.role, tickMicros: tickMicros)
             return .avatarJoined(joined)
         case .avatarLeft(let left):
             avatars.removeValue(forKey: left.avatarId)
             return .avatarLeft(left)
         case .snapshot(let snapshot):
-            return apply(snapshot)
+            return apply(snapshot, nowMicros: nowMicros)
         case .chat(let chat):
             return .chat(chat)
         case .pong(let pong):
@@ -244,7 +318,7 @@ public struct ClientSession: Sendable {
         if newestSnapshot == 0 || Int32(bitPattern: sequence &- newestSnapshot) > 0 { newestSnapshot = sequence }
     }
 
-    private mutating func apply(_ snapshot: Snapshot) -> ClientEvent {
+    private mutating func apply(_ snapshot: Snapshot, nowMicros: UInt64) -> ClientEvent {
         guard let codec else { return .undecodable(.missingWorldContext) }
         let baseline = receiver.view(snapshot.baseline) ?? .empty
         let outcome: SnapshotReceiver.Outcome
@@ -262,6 +336,7 @@ public struct ClientSession: Sendable {
         case .applied(let part):
             snapshotsReceived += 1
             newestSnapshot = receiver.acknowledgement
+            let renderNow = renderTime(atLocal: nowMicros)
             for entry in part.entries {
                 switch entry {
                 case .full(let state), .update(let state):
@@ -270,7 +345,7 @@ public struct ClientSession: Sendable {
                     guard var avatar = avatars[state.id] else { continue }
                     avatar.lastInputSequence = state.lastInputSequence
                     avatar.inView = true
-                    avatar.add(codec.dequantize(state.pose), at: part.header.serverTimeMicros)
+                    avatar.add(codec.dequantize(state.pose), at: part.header.serverTimeMicros, renderTime: renderNow)
                     avatars[state.id] = avatar
                 case .leave(let id):
                     avatars[id]?.inView = false
@@ -285,9 +360,10 @@ public struct ClientSession: Sendable {
         clock.serverTime(atLocal: localMicros).map { $0 &- min($0, interpolationDelayMicros) }
     }
 
-    /// An avatar's pose for drawing at `localMicros`, interpolated between snapshots.
+    /// An avatar's pose for drawing at `localMicros`, interpolated between its own samples (further behind
+    /// for an avatar that arrives less often than every tick: `RemoteAvatar.drawnPose(at:)`).
     public func interpolatedPose(of id: UInt16, atLocal localMicros: UInt64) -> AvatarPose? {
         guard let avatar = avatars[id], let time = renderTime(atLocal: localMicros) else { return avatars[id]?.latestPose }
-        return avatar.pose(at: time)
+        return avatar.drawnPose(at: time)
     }
 }

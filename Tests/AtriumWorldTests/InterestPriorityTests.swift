@@ -221,10 +221,10 @@ import Testing
 
     @Test func emptyAndDegenerateSelections() {
         var scheduler = PriorityScheduler()
-        #expect(scheduler.select(candidates: [], cost: { _ in 1 }, budgetBits: 100, maxAvatars: 10) == ([], 0))
-        #expect(scheduler.select(candidates: [1, 2], cost: { _ in 1 }, budgetBits: 100, maxAvatars: 0) == ([], 2))
-        #expect(scheduler.select(candidates: [1, 2], cost: { _ in 1 }, budgetBits: -1, maxAvatars: 5) == ([], 2))
-        #expect(scheduler.select(candidates: [1, 2], cost: { _ in 0 }, budgetBits: 0, maxAvatars: 5) == ([1, 2], 0))
+        #expect(scheduler.select(candidates: [], cost: { _ in 1 }, budgetBits: 100, maxAvatars: 10) == ([], 0, 0))
+        #expect(scheduler.select(candidates: [1, 2], cost: { _ in 1 }, budgetBits: 100, maxAvatars: 0) == ([], 2, 0))
+        #expect(scheduler.select(candidates: [1, 2], cost: { _ in 1 }, budgetBits: -1, maxAvatars: 5) == ([], 2, 0))
+        #expect(scheduler.select(candidates: [1, 2], cost: { _ in 0 }, budgetBits: 0, maxAvatars: 5) == ([1, 2], 0, 0))
         #expect(scheduler.select(candidates: [1, 2], cost: { _ in .max }, budgetBits: .max, maxAvatars: 5).deferred == 1)
         #expect(scheduler.selected.count == 1)
     }

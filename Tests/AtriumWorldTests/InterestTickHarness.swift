@@ -25,6 +25,7 @@ struct InterestTickHarness {
     var relevantPairs = 0
     var selectedPairs = 0
     var deferredPairs = 0
+    var deferredByRatePairs = 0
     var enteredPairs = 0
     var leftPairs = 0
     /// Order-dependent digest of everything selected (for determinism checks).
@@ -34,7 +35,7 @@ struct InterestTickHarness {
     static let headerBits = 8 + 32 + 64 + 32 + 8 + 8 + 16
 
     init(world: WorldDefinition, count: Int, seed: UInt64 = 1, strategy: SpatialGrid.Strategy = .incremental,
-         rateBitsPerSecond: Int = 256_000, maxAvatars: Int = 128, cellSize: Float? = nil) {
+         rateBitsPerSecond: Int = 256_000, maxAvatars: Int = 128, cellSize: Float? = nil, sendThreshold: Float = 0) {
         self.world = world
         context = InterestContext(world: world)
         crowd = WalkingCrowd(count: count, world: world, seed: seed)
@@ -42,7 +43,7 @@ struct InterestTickHarness {
             bounds: world.bounds, cellSize: cellSize ?? world.interestRadius, capacity: count, strategy: strategy)
         table = InterestAvatarTable(capacity: count)
         relevance = Array(repeating: RelevanceSet(), count: count)
-        schedulers = Array(repeating: PriorityScheduler(), count: count)
+        schedulers = Array(repeating: PriorityScheduler(sendThreshold: sendThreshold), count: count)
         radius = world.interestRadius
         margin = world.interestRadius * 0.1
         budgetBits = rateBitsPerSecond / world.tickRate - Self.headerBits
@@ -85,6 +86,7 @@ struct InterestTickHarness {
         relevantPairs = 0
         selectedPairs = 0
         deferredPairs = 0
+        deferredByRatePairs = 0
         enteredPairs = 0
         leftPairs = 0
         // Local copies for the loop: passing them on is then a borrow, not a copy per call.
@@ -104,6 +106,7 @@ struct InterestTickHarness {
                 scratch: &scratch)
             selectedPairs += pick.selected.count
             deferredPairs += pick.deferred
+            deferredByRatePairs += pick.deferredByRate
             for id in pick.selected { digest = (digest ^ UInt64(id)) &* 0x100_0000_01B3 }
             digest = (digest ^ UInt64(i)) &* 0x100_0000_01B3
         }

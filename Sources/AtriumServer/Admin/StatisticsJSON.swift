@@ -24,6 +24,8 @@ struct StatisticsDocument: Codable, Equatable {
         var snapshot_datagrams: UInt64
         var snapshot_bytes: UInt64
         var chat_relayed: UInt64
+        var avatars_deferred_by_budget: UInt64
+        var avatars_deferred_by_rate: UInt64
         var malformed_messages: UInt64
         var unexpected_messages: UInt64
         var tokens_rejected: UInt64
@@ -81,6 +83,7 @@ struct StatisticsDocument: Codable, Equatable {
             inputs_applied: t.inputsApplied, inputs_stale: t.inputsStale, inputs_rubber_banded: t.inputsRubberBanded,
             inputs_out_of_reach: t.inputsOutOfReach, snapshots_sent: t.snapshotsSent,
             snapshot_datagrams: t.snapshotDatagrams, snapshot_bytes: t.snapshotBytes, chat_relayed: t.chatRelayed,
+            avatars_deferred_by_budget: t.deferredByBudget, avatars_deferred_by_rate: t.deferredByRate,
             malformed_messages: s.malformedMessages, unexpected_messages: s.unexpectedMessages,
             tokens_rejected: s.tokensRejected, token_timeouts: s.tokenTimeouts, unopened_packets: s.unopenedPackets,
             rate_limited_drops: s.rateLimitedDrops, voice_frames_received: s.voice.framesReceived,

@@ -21,6 +21,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxFullRateAvatars: Int = 64
     public var interestLeaveMarginMetres: Double = 2
     public var maxRelevantAvatars: Int = 128
+    /// Rate tiers' send threshold (InterestSettings.sendThreshold); 0 = every changed avatar every tick.
+    public var interestSendThreshold: Double = Double(PriorityWeights.standard.defaultSendThreshold)
     public var adminBindAddress: String = "127.0.0.1"
     // Security (issue #5; docs/PROTOCOL.md §18).
     /// "development" or `keyId:secret` pairs (hex or base64 secrets; the highest id issues).
@@ -181,6 +183,7 @@ extension ServerConfiguration {
         settings.maxFullRateAvatars = maxFullRateAvatars
         settings.leaveMarginMetres = Float(interestLeaveMarginMetres)
         settings.maxRelevantAvatars = maxRelevantAvatars
+        settings.sendThreshold = Float(interestSendThreshold)
         return settings
     }
 
@@ -227,6 +230,8 @@ extension ServerConfiguration {
                 summary: "Hysteresis: an avatar leaves a client's set only this far beyond the interest radius."),
         .integer("max_relevant_avatars", \.maxRelevantAvatars, range: 1...4095,
                  summary: "In a crowd, at most this many (the nearest) avatars are relevant to a client by distance; broadcasters come on top."),
+        .number("interest_send_threshold", \.interestSendThreshold, range: 0...100,
+                summary: "Rate tiers: a changed avatar is sent once its priority accumulator reaches this; 0 = every tick."),
         .text("token_keys", \.tokenKeys,
               summary: "Connect-token keys: `development`, or `id:secret` pairs (hex/base64, comma-separated; the highest id issues). Never logged."),
         .boolean("allow_development_keys", \.allowDevelopmentKeys,

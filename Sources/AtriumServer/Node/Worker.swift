@@ -533,6 +533,8 @@ extension ShardCounters {
         snapshotDatagrams += other.snapshotDatagrams
         snapshotBytes += other.snapshotBytes
         chatRelayed += other.chatRelayed
+        deferredByBudget += other.deferredByBudget
+        deferredByRate += other.deferredByRate
     }
 }
 

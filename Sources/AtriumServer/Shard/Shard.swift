@@ -27,6 +27,8 @@ public struct ShardCounters: Sendable, Equatable {
     public var chatRelayed: UInt64 = 0
     /// Avatars with something to send that the byte budget or the full-rate cap left for a later tick.
     public var deferredByBudget: UInt64 = 0
+    /// Avatars with something to send that were not yet due under the send threshold (rate tiers).
+    public var deferredByRate: UInt64 = 0
     /// Entries sent, by kind, and the bits of the pose part of update entries.
     public var fullEntries: UInt64 = 0
     public var updateEntries: UInt64 = 0

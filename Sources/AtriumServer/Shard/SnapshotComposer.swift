@@ -27,6 +27,10 @@ public struct InterestSettings: Sendable, Equatable {
     public var relevanceIntervalTicks: Int = 3
     /// At most this many avatars relevant by distance per recipient (the nearest, in a crowd).
     public var maxRelevantAvatars: Int = 128
+    /// Rate tiers: a changed avatar is sent once its priority accumulator reaches this (entering and own
+    /// avatars at once), so the far crowd goes out every few ticks even with budget to spare; 0 sends every
+    /// changed relevant avatar every tick the budget allows. See `PriorityWeights.defaultSendThreshold`.
+    public var sendThreshold: Float = PriorityWeights.standard.defaultSendThreshold
 
     public init() {}
 }
@@ -191,7 +195,8 @@ struct SnapshotComposer {
 
         for id in order {
             guard let me = table[id], let avatar = avatars[id] else { continue }
-            var recipient = recipients.removeValue(forKey: id) ?? Recipient()
+            var recipient = recipients.removeValue(forKey: id)
+                ?? Recipient(scheduler: PriorityScheduler(sendThreshold: settings.sendThreshold))
             let interval = UInt32(max(1, settings.relevanceIntervalTicks))
             if !recipient.hasRelevance || (sequence &+ UInt32(id)) % interval == 0 {
                 recipient.relevance.limit = settings.maxRelevantAvatars
@@ -240,7 +245,7 @@ struct SnapshotComposer {
             }
             let full = fullCost
             let update = updateCost
-            let (selected, deferred) = recipient.scheduler.select(
+            let (selected, deferred, deferredByRate) = recipient.scheduler.select(
                 candidates: candidates,
                 cost: { other in
                     let slot = Int(other)
@@ -250,6 +255,7 @@ struct SnapshotComposer {
                 },
                 budgetBits: budget - leaveBits, maxAvatars: settings.maxFullRateAvatars, scratch: &scratch)
             counters.deferredByBudget += UInt64(deferred)
+            counters.deferredByRate += UInt64(deferredByRate)
             for other in selected {
                 let entry = pending[Int(index[Int(other)])]
                 if case .full = entry { counters.fullEntries += 1 } else { counters.updateEntries += 1 }

@@ -55,6 +55,26 @@ public struct PriorityWeights: Sendable, Equatable {
     public var minimumPriority: Float {
         base * Swift.min(1, 1 + nearBoost) * Swift.min(inView, 1) * Swift.min(speaking, 1) * Swift.min(alwaysRelevant, 1)
     }
+
+    /// The send threshold (`PriorityScheduler.sendThreshold`) that gives these weights their rate tiers.
+    ///
+    /// A sent avatar's accumulator restarts at 0, so an avatar of priority p reaches T again after
+    /// ⌈T/p⌉ ticks: full rate needs p ≥ T. The full-rate tier must take in
+    ///   - an always-relevant avatar even when far, behind and silent: base · alwaysRelevant = 3, and
+    ///   - an avatar in view at half the interest radius (10 m in the expo hall, r = 20 m):
+    ///     base · (1 + nearBoost · 0.5²) · inView = 1.75 · 2 = 3.5,
+    /// so T = the smaller one = 3 (standard weights). What that gives (t = 1 − d/r):
+    ///   - every tick (30 Hz), p ≥ 3: in view or speaking within 0.59 r (2 · (1 + 3t²) ≥ 3 ⇔ t² ≥ 1/6:
+    ///     11.8 m in the expo hall), anyone within 0.18 r (1 + 3t² ≥ 3: 3.7 m), always relevant;
+    ///   - every 2nd tick (15 Hz), 1.5 ≤ p < 3: in view or speaking but farther (p ≥ 2), behind and silent
+    ///     between 0.18 r and 0.59 r (at 10 m: 1.75);
+    ///   - every 3rd tick (10 Hz), 1 ≤ p < 1.5: behind and silent beyond 0.59 r — the far crowd.
+    /// The far crowd gets a third, not a quarter: with these weights the silent always-relevant avatar
+    /// far behind has exactly 3 × the far crowd's priority, so every 4th tick for the crowd (T = 4) would
+    /// put it at every 2nd.
+    public var defaultSendThreshold: Float {
+        base * Swift.min(Swift.max(alwaysRelevant, 1), Swift.max(inView, 1) * (1 + Swift.max(nearBoost, 0) * 0.25))
+    }
 }
 
 /// Working memory for `PriorityScheduler.select`, reusable across schedulers and ticks.
@@ -71,10 +91,18 @@ public struct SelectionScratch: Sendable {
 /// budget and the cap and sets theirs to 0; the others keep growing, so every relevant avatar that
 /// keeps changing is sent eventually, far ones less often. The recipient's own avatar comes first.
 ///
+/// Rate tiers: with a `sendThreshold` T > 0 a candidate is eligible only once its accumulator has
+/// reached T (or it is entering, or it is the recipient's own avatar), so even with room to spare an
+/// avatar of priority p goes out every ⌈T/p⌉ ticks: near and in view every tick, the far crowd every
+/// few. The budget and the cap then choose among the eligible ones as before.
+///
 /// Runs for every recipient every tick, so the inner loops work on buffers kept between ticks
 /// (nothing is allocated once they have grown) through unsafe pointers.
 public struct PriorityScheduler: Sendable {
     public var weights: PriorityWeights
+    /// Accumulator a changed avatar needs before it may be sent; 0: every candidate is eligible every tick.
+    /// (`PriorityWeights.defaultSendThreshold` gives the rate tiers the server uses.)
+    public var sendThreshold: Float
 
     struct Entry: Sendable {
         var accumulator: Float
@@ -95,8 +123,9 @@ public struct PriorityScheduler: Sendable {
     private var picked: [UInt16] = []
     private var ownScratch = SelectionScratch()
 
-    public init(weights: PriorityWeights = .standard) {
+    public init(weights: PriorityWeights = .standard, sendThreshold: Float = 0) {
         self.weights = weights
+        self.sendThreshold = sendThreshold
     }
 
     /// The priority `avatar` has for `recipient` this tick (`radius`: the interest radius).
@@ -259,21 +288,26 @@ public struct PriorityScheduler: Sendable {
 
     /// Picks what to send this tick.
     ///
-    /// Goes through `candidates` in decreasing accumulator order (the recipient's own avatar first;
-    /// on equal accumulators newly relevant ones first, then earlier candidates first), taking each
-    /// one whose `cost` fits what is left of `budgetBits` until `maxAvatars` are taken; one that does
-    /// not fit is skipped and smaller ones after it are still tried. The total cost never exceeds
+    /// First the send threshold: a candidate is eligible when its accumulator has reached
+    /// `sendThreshold`, when it is entering, when it is the recipient's own avatar, or when the
+    /// scheduler does not know it (it keeps no rate for it); the others wait (`deferredByRate`).
+    /// Then goes through the eligible ones in decreasing accumulator order (the recipient's own avatar
+    /// first; on equal accumulators newly relevant ones first, then earlier candidates first), taking
+    /// each one whose `cost` fits what is left of `budgetBits` until `maxAvatars` are taken; one that
+    /// does not fit is skipped and smaller ones after it are still tried. The total cost never exceeds
     /// `budgetBits`. Selected accumulators go back to 0; the others keep what they have.
     ///
     /// - Parameters:
     ///   - candidates: relevant ids with something to send (each at most once; ascending is fastest).
     ///     Ids the scheduler does not know count as accumulator 0.
-    ///   - cost: bits the id would take in the snapshot (called once per candidate).
-    /// - Returns: the selected ids in candidate order, and how many candidates were left for later.
-    ///   `selected` shares storage with the scheduler: let go of it before the next `select`.
+    ///   - cost: bits the id would take in the snapshot (called once per eligible candidate).
+    /// - Returns: the selected ids in candidate order; how many eligible candidates the budget or the
+    ///   cap left for later (`deferred`); how many were not yet due under the send threshold
+    ///   (`deferredByRate`). `selected` shares storage with the scheduler: let go of it before the next
+    ///   `select`.
     public mutating func select(
         candidates: [UInt16], cost: (UInt16) -> Int, budgetBits: Int, maxAvatars: Int
-    ) -> (selected: [UInt16], deferred: Int) {
+    ) -> (selected: [UInt16], deferred: Int, deferredByRate: Int) {
         var scratch = ownScratch
         ownScratch = SelectionScratch()
         defer { ownScratch = scratch }
@@ -287,27 +321,29 @@ public struct PriorityScheduler: Sendable {
     public mutating func select(
         candidates: [UInt16], cost: (UInt16) -> Int, budgetBits: Int, maxAvatars: Int,
         scratch: inout SelectionScratch
-    ) -> (selected: [UInt16], deferred: Int) {
+    ) -> (selected: [UInt16], deferred: Int, deferredByRate: Int) {
         var out = picked
         picked = []
         let n = Swift.min(candidates.count, Self.maxCandidates)
-        guard n > 0, maxAvatars > 0, budgetBits >= 0 else {
+        guard n > 0 else {
             out.removeAll(keepingCapacity: true)
             picked = out
-            return (out, candidates.count)
+            return (out, candidates.count, 0)
         }
         out.interestResize(to: n, fill: 0)
         let need = Self.scratchWords(n)
         if scratch.words.count < need { scratch.words.interestResize(to: Swift.max(need, 2 * scratch.words.count), fill: 0) }
         let me = recipientId.map(Int.init) ?? -1
-        let count = scratch.words.withUnsafeMutableBufferPointer { scratch in
+        let threshold = sendThreshold
+        let (count, waiting) = scratch.words.withUnsafeMutableBufferPointer { scratch in
             entries.withUnsafeMutableBufferPointer { entries in
                 ids.withUnsafeBufferPointer { known in
                     candidates.withUnsafeBufferPointer { candidates in
                         out.withUnsafeMutableBufferPointer { out in
                             Self.pick(
                                 candidates: candidates, n: n, known: known, entries: entries, scratch: scratch,
-                                out: out, me: me, cost: cost, budget: budgetBits, cap: maxAvatars)
+                                out: out, me: me, threshold: threshold, cost: cost, budget: budgetBits,
+                                cap: maxAvatars)
                         }
                     }
                 }
@@ -315,7 +351,7 @@ public struct PriorityScheduler: Sendable {
         }
         out.removeLast(n - count)
         picked = out
-        return (out, candidates.count - count)
+        return (out, candidates.count - count - waiting, waiting)
     }
 
     /// The ids chosen by the last `select`, in candidate order.
@@ -326,19 +362,22 @@ public struct PriorityScheduler: Sendable {
     static let rankMask: UInt64 = (1 << 17) - 1
     static let bucketCount = 64
 
-    static func scratchWords(_ n: Int) -> Int { 6 * n + 3 * (bucketCount + 1) }
+    static func scratchWords(_ n: Int) -> Int { 7 * n + 3 * (bucketCount + 1) }
 
-    /// The selection proper; writes the chosen ids to `out` in candidate order and returns how many.
+    /// The selection proper; writes the chosen ids to `out` in candidate order and returns how many,
+    /// and how many candidates were not yet due under `threshold`.
     ///
-    /// Greedy in key order without sorting everything: candidates go into buckets by accumulator
+    /// The eligible candidates are gathered first (in candidate order; `cost` is asked only of them).
+    /// Greedy in key order without sorting everything: they go into buckets by accumulator
     /// (monotone), and the buckets are walked from the top. A bucket that fits whole (budget and cap)
     /// is taken without ordering it, as the greedy pass would take all of it; only a bucket where the
     /// budget or the cap runs out is sorted by its exact keys.
     private static func pick(
         candidates: UnsafeBufferPointer<UInt16>, n: Int, known: UnsafeBufferPointer<UInt16>,
         entries: UnsafeMutableBufferPointer<Entry>, scratch: UnsafeMutableBufferPointer<UInt64>,
-        out: UnsafeMutableBufferPointer<UInt16>, me: Int, cost: (UInt16) -> Int, budget: Int, cap: Int
-    ) -> Int {
+        out: UnsafeMutableBufferPointer<UInt16>, me: Int, threshold: Float, cost: (UInt16) -> Int, budget: Int,
+        cap: Int
+    ) -> (count: Int, waiting: Int) {
         let buckets = bucketCount
         let keys = scratch.baseAddress!
         let costs = keys + n  // clamped to 0 … budget + 1
@@ -346,11 +385,13 @@ public struct PriorityScheduler: Sendable {
         let order = keys + 3 * n
         let chosen = keys + 4 * n
         let bucketOf = keys + 5 * n
-        let bucketStart = keys + 6 * n
+        let eligible = keys + 6 * n  // candidate ids, in candidate order
+        let bucketStart = keys + 7 * n
         let cursor = bucketStart + (buckets + 1)
         let bucketCost = cursor + (buckets + 1)
 
-        // One pass: costs, slots (a merge walk while the candidates ascend), keys, total.
+        // One pass: eligibility, costs, slots (a merge walk while the candidates ascend), keys, total;
+        // index m counts the eligible ones.
         // Keys: accumulator bits (non-negative floats order as integers) | entering | rank.
         var total = 0
         var cheapest = Int.max
@@ -359,43 +400,58 @@ public struct PriorityScheduler: Sendable {
         var previous = -1
         var lowAcc = UInt64.max
         var highAcc: UInt64 = 0
+        var m = 0
         let ceiling = budget == .max ? Int.max : budget + 1
+        let gated = threshold > 0
+        let nothingFits = cap <= 0 || budget < 0  // only the eligible are counted
         for k in 0..<n {
             let id = candidates[k]
-            let c = Swift.min(Swift.max(cost(id), 0), ceiling)
-            costs[k] = UInt64(c)
-            let (sum, overflow) = total.addingReportingOverflow(c)
-            total = overflow ? .max : sum
-            cheapest = Swift.min(cheapest, c)
             if Int(id) <= previous { j = lowerBound(id, in: known) }
             previous = Int(id)
             while j < known.count && known[j] < id { j += 1 }
             var high: UInt64 = 0
             var enter: UInt64 = 0
+            let slot: UInt64
             if j < known.count && known[j] == id {
-                slots[k] = UInt64(j)
                 let entry = entries[j]
+                // Not yet due: keeps accumulating. (`!(a < T)`: a NaN accumulator is never held back.)
+                if gated && !entry.entering && Int(id) != me && entry.accumulator < threshold { continue }
+                slot = UInt64(j)
                 high = entry.accumulator > 0 ? UInt64(entry.accumulator.bitPattern) : 0  // NaN, negative: 0
                 enter = entry.entering ? 1 : 0
             } else {
-                slots[k] = .max
+                slot = .max
             }
-            keys[k] = high << 32 | enter << 31 | (rankMask - UInt64(k))
+            if nothingFits {
+                m += 1
+                continue
+            }
+            let c = Swift.min(Swift.max(cost(id), 0), ceiling)
+            costs[m] = UInt64(c)
+            let (sum, overflow) = total.addingReportingOverflow(c)
+            total = overflow ? .max : sum
+            cheapest = Swift.min(cheapest, c)
+            slots[m] = slot
+            eligible[m] = UInt64(id)
+            keys[m] = high << 32 | enter << 31 | (rankMask - UInt64(m))
             if Int(id) == me {
-                own = k
+                own = m
             } else {
                 lowAcc = Swift.min(lowAcc, high)
                 highAcc = Swift.max(highAcc, high)
             }
+            m += 1
         }
+        let waiting = n - m
+        guard m > 0, !nothingFits else { return (0, waiting) }
 
-        if total <= budget && total < .max && n <= cap {
+        if total <= budget && total < .max && m <= cap {
             // Everything fits: no ordering needed.
-            for k in 0..<n {
-                out[k] = candidates[k]
+            for k in 0..<m {
+                out[k] = UInt16(truncatingIfNeeded: eligible[k])
                 reset(slots[k], entries)
             }
-            return n
+            return (m, waiting)
         }
 
         var remaining = budget
@@ -412,7 +468,7 @@ public struct PriorityScheduler: Sendable {
         let scale = highAcc > lowAcc ? Double(buckets - 1) / Double(highAcc - lowAcc) : 0
         for b in 0...buckets { bucketStart[b] = 0 }
         for b in 0..<buckets { bucketCost[b] = 0 }
-        for k in 0..<n where k != own {
+        for k in 0..<m where k != own {
             let b = Swift.min(Int(Double((keys[k] >> 32) &- lowAcc) * scale), buckets - 1)
             bucketOf[k] = UInt64(b)
             bucketStart[b + 1] &+= 1
@@ -421,12 +477,12 @@ public struct PriorityScheduler: Sendable {
         }
         for b in 0..<buckets { bucketStart[b + 1] &+= bucketStart[b] }
         for b in 0...buckets { cursor[b] = bucketStart[b] }
-        for k in 0..<n where k != own {
+        for k in 0..<m where k != own {
             let b = Int(bucketOf[k])
             order[Int(cursor[b])] = UInt64(k)
             cursor[b] &+= 1
         }
-        for k in 0..<n { chosen[k] = 0 }
+        for k in 0..<m { chosen[k] = 0 }
         if ownTaken { chosen[own] = 1 }
 
         var b = buckets - 1
@@ -456,12 +512,12 @@ public struct PriorityScheduler: Sendable {
             b -= 1
         }
         var count = 0
-        for k in 0..<n where chosen[k] != 0 {
-            out[count] = candidates[k]
+        for k in 0..<m where chosen[k] != 0 {
+            out[count] = UInt16(truncatingIfNeeded: eligible[k])
             count += 1
             reset(slots[k], entries)
         }
-        return count
+        return (count, waiting)
     }
 
     @inline(__always)
