@@ -32,7 +32,7 @@ struct Floor: ParsableCommand {
     /// The same kernel buffers as the node's default `socket_buffer_bytes` and the bot tool's hosts, so
     /// the floor drops no more and no less than a load run.
     static let serverSocketBuffer = 8 * 1024 * 1024
-    static let clientSocketBuffer = 32 * 1024 * 1024
+    static let clientSocketBuffer = 8 * 1024 * 1024
 
     func run() throws {
         let pattern =
