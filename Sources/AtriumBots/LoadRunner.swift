@@ -536,8 +536,9 @@ public final class LoadRunner {
             } else {
                 notes.append(
                     "voice: \(listeners.count) listeners measured \(totals.streams) streams; \(totals.skipped) slots "
-                        + "passed as pauses between talk spurts (a loss burst longer than the playout slack counts "
-                        + "there, not as lost)")
+                        + "passed as pauses between talk spurts or as not sent (a loss burst longer than the playout "
+                        + "slack counts there, not as lost); \(totals.resumes) gaps were the server's routing (frames "
+                        + "marked resumes), not loss")
             }
         }
         let mix = bots.filter(\.mixListener)

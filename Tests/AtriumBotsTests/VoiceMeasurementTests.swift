@@ -40,19 +40,20 @@ import Testing
 
     // MARK: bundle scan
 
-    static func bundle(_ frames: [(UInt16, UInt16, Int)]) -> [UInt8] {
+    /// Frames (speaker, sequence, Opus length); those whose speaker is in `resuming` are marked resumes.
+    static func bundle(_ frames: [(UInt16, UInt16, Int)], resuming: Set<UInt16> = []) -> [UInt8] {
         ServerMessage.voiceBundle(
             VoiceBundle(
                 frames: frames.map {
                     VoiceBundle.Frame(
                         speakerId: $0.0, sequence: $0.1, level: VoiceLevel(voiceActivity: true, minusDBov: 30),
-                        opus: Array(repeating: 0xF8, count: $0.2))
+                        opus: Array(repeating: 0xF8, count: $0.2), resumes: resuming.contains($0.0))
                 })
         ).encode(codec: nil)
     }
 
     @Test func bundleScanAgreesWithTheDecoder() throws {
-        let bytes = Self.bundle([(5, 65_535, 60), (9, 3, 1), (0, 400, 1275)])
+        let bytes = Self.bundle([(5, 65_535, 60), (9, 3, 1), (0, 400, 1275), (11, 7, 1275)], resuming: [9, 11])
         guard case .voiceBundle(let decoded) = try ServerMessage.decode(bytes, codec: nil) else {
             Issue.record("not a bundle")
             return
@@ -62,7 +63,8 @@ import Testing
         #expect(scanned.map(\.sequence) == decoded.frames.map(\.sequence))
         #expect(scanned.map(\.level) == decoded.frames.map(\.level))
         #expect(scanned.map(\.opusLength) == decoded.frames.map(\.opus.count))
-        #expect(VoiceBundleScan.validFrameCount(bytes) == 3)
+        #expect(scanned.map(\.resumes) == decoded.frames.map(\.resumes) && scanned.map(\.resumes) == [false, true, false, true])
+        #expect(VoiceBundleScan.validFrameCount(bytes) == 4)
     }
 
     @Test func bundleScanRefusesWhatTheDecoderRefuses() {

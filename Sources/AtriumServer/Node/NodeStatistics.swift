@@ -45,6 +45,16 @@ public struct NodeStatistics: Sendable, Equatable {
     public var voice = VoiceCounters()
     /// Worker-thread CPU spent on voice routing, bundling and mixing over the last interval, in cores.
     public var voiceCpuCores: Double = 0
+    /// Server-added voice latency over the last interval: for every relayed frame copy, from when the worker
+    /// decoded the VOICE to when the flush that sent it returned. nil when no frame was relayed.
+    public var voiceAddedMillis: Millis?
+
+    /// p50, p99 and max of a latency, in milliseconds.
+    public struct Millis: Sendable, Equatable {
+        public var p50: Double
+        public var p99: Double
+        public var max: Double
+    }
 
     public init() {}
 

@@ -40,6 +40,11 @@ final class Worker {
     private var overruns: UInt64 = 0
     private var tickHistogram = Histogram<UInt64>(
         lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    /// Server-added voice latency per forwarded frame copy, µs: from when the worker decoded the VOICE to
+    /// when the flush that carried it returned.
+    private var voiceAddedHistogram = Histogram<UInt64>(
+        lowestDiscernibleValue: 1, highestTrackableValue: Worker.voiceAddedMaxMicros, numberOfSignificantValueDigits: .three)
+    private static let voiceAddedMaxMicros: UInt64 = 10_000_000
     private var lastPublish: (micros: UInt64, cpu: Double, workerCPU: Double, stats: HostStatistics)
 
     init(
@@ -114,11 +119,19 @@ final class Worker {
 
     // MARK: the loop
 
-    /// Runs ticks until a stop is requested, then closes every session and returns.
+    /// Runs ticks until a stop is requested, then closes every session and returns. Between ticks, voice
+    /// flush points (`voice_flushes_per_tick` − 1, evenly spaced) send the voice that arrived since the last
+    /// flush (PROTOCOL.md §17.3).
     func run() {
         let period = UInt64(1_000_000 / max(1, tickRate))
+        let flushes = UInt64(max(1, configuration.voiceFlushesPerTick))
         var deadline = MonotonicClock.nowMicros() + period
         while !control.stopRequested {
+            let tickStart = deadline - period
+            for point in 1..<flushes {
+                serviceUntil(tickStart + period * point / flushes)
+                flushVoice()
+            }
             serviceUntil(deadline)
             let started = MonotonicClock.nowMicros()
             if started > deadline + period { overruns += 1 }
@@ -160,6 +173,28 @@ final class Worker {
             }
         }
         host.flush()
+        recordVoiceAdded()
+    }
+
+    /// A voice flush point between ticks: each shard forwards what is waiting, then one `enet_host_flush`.
+    private func flushVoice() {
+        let outbox = self.outbox
+        var sent = false
+        for shard in shards where shard.forwardVoice(outbox: outbox) { sent = true }
+        guard sent else { return }
+        host.flush()
+        recordVoiceAdded()
+    }
+
+    /// Times every frame copy the last flush carried, from its arrival to now (the flush has returned).
+    private func recordVoiceAdded() {
+        let sentAt = now
+        for shard in shards {
+            shard.voice.drainForwarded { arrival, copies in
+                let added = min(Self.voiceAddedMaxMicros, max(1, sentAt &- min(sentAt, arrival)))
+                _ = voiceAddedHistogram.record(added, count: UInt64(copies))
+            }
+        }
     }
 
     private func expireHellos(nowMicros: UInt64) {
@@ -505,6 +540,13 @@ final class Worker {
         stats.admission = admission.counters
         stats.voice = shards.reduce(into: VoiceCounters()) { $0.add($1.voice.counters) }
         stats.voiceCpuCores = (stats.voice.cpuSeconds - lastVoiceCPU) / seconds
+        if voiceAddedHistogram.totalCount > 0 {
+            stats.voiceAddedMillis = NodeStatistics.Millis(
+                p50: Double(voiceAddedHistogram.valueAtPercentile(50)) / 1000,
+                p99: Double(voiceAddedHistogram.valueAtPercentile(99)) / 1000,
+                max: Double(voiceAddedHistogram.max) / 1000)
+        }
+        voiceAddedHistogram.reset()
         lastVoiceCPU = stats.voice.cpuSeconds
         for shard in shards { shard.voice.resetPublishedMaxima() }
         tickHistogram.reset()

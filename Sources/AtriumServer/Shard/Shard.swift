@@ -224,6 +224,13 @@ final class Shard {
         }
     }
 
+    /// A voice flush point between ticks (PROTOCOL.md §17.3): frames that arrived since the last flush go out
+    /// along the last tick's routes. True when anything was sent.
+    @discardableResult
+    func forwardVoice(outbox: Outbox) -> Bool {
+        voice.forward(avatars: avatars) { peer, bytes in outbox.deliver(peer, bytes, .voice) }
+    }
+
     /// The avatar's role, for permission checks (moderator mutes).
     func role(of id: UInt16) -> Role? { avatars[id]?.role }
 
