@@ -21,10 +21,14 @@ public struct ServerSample: Sendable, Equatable {
     public var tickOverruns: UInt64
     /// Cores the node's voice work (routing, mixing) used; nil when the node does not report it.
     public var voiceCpuCores: Double?
+    /// Server-added voice latency over the node's last interval (ms); nil when it relayed no voice or does not
+    /// report it.
+    public var voiceAddedMs: Percentiles?
 
     public init(
         tickMillisP50: Double, tickMillisP99: Double, cpuCores: Double, datagramsInPerSecond: Double,
-        datagramsOutPerSecond: Double, tickOverruns: UInt64, voiceCpuCores: Double? = nil
+        datagramsOutPerSecond: Double, tickOverruns: UInt64, voiceCpuCores: Double? = nil,
+        voiceAddedMs: Percentiles? = nil
     ) {
         self.tickMillisP50 = tickMillisP50
         self.tickMillisP99 = tickMillisP99
@@ -33,6 +37,7 @@ public struct ServerSample: Sendable, Equatable {
         self.datagramsOutPerSecond = datagramsOutPerSecond
         self.tickOverruns = tickOverruns
         self.voiceCpuCores = voiceCpuCores
+        self.voiceAddedMs = voiceAddedMs
     }
 }
 
@@ -753,6 +758,13 @@ public final class LoadRunner {
                 max: steady.map(\.tickMillisP99).max())
             report.serverCpuCores = mean(steady.map(\.cpuCores))
             report.serverVoiceCpuCores = mean(steady.compactMap(\.voiceCpuCores))
+            // Like tick time: the median of the per-second p50s, the 99th percentile of the per-second p99s.
+            let added = steady.compactMap(\.voiceAddedMs)
+            if !added.isEmpty {
+                report.serverVoiceAddedMs = Percentiles(
+                    p50: percentile(added.compactMap(\.p50), 50), p99: percentile(added.compactMap(\.p99), 99),
+                    max: added.compactMap(\.max).max())
+            }
             report.serverDatagramsInPerSecond = mean(steady.map(\.datagramsInPerSecond))
             report.serverDatagramsOutPerSecond = mean(steady.map(\.datagramsOutPerSecond))
             if let first = serverSamples.first, let last = serverSamples.last {

@@ -92,6 +92,7 @@ extension LoadReport {
                 ("tick_ms", pct(serverTickMs)),
                 ("cpu_cores", .number(serverCpuCores)),
                 ("voice_cpu_cores", .number(serverVoiceCpuCores)),
+                ("voice_added_ms", pct(serverVoiceAddedMs)),
                 ("datagrams_in_per_s", .number(serverDatagramsInPerSecond)),
                 ("datagrams_out_per_s", .number(serverDatagramsOutPerSecond)),
                 ("tick_overruns", .number(serverTickOverruns)),
@@ -148,6 +149,7 @@ extension LoadReport {
         r.serverTickMs = file.server?.tick_ms ?? Percentiles()
         r.serverCpuCores = file.server?.cpu_cores
         r.serverVoiceCpuCores = file.server?.voice_cpu_cores
+        r.serverVoiceAddedMs = file.server?.voice_added_ms ?? Percentiles()
         r.serverDatagramsInPerSecond = file.server?.datagrams_in_per_s
         r.serverDatagramsOutPerSecond = file.server?.datagrams_out_per_s
         r.serverTickOverruns = file.server?.tick_overruns
@@ -194,6 +196,7 @@ private struct ReportFile: Decodable {
         var tick_ms: Percentiles?
         var cpu_cores: Double?
         var voice_cpu_cores: Double?
+        var voice_added_ms: Percentiles?
         var datagrams_in_per_s: Double?
         var datagrams_out_per_s: Double?
         var tick_overruns: Double?

@@ -171,6 +171,8 @@ public struct LoadReport: Sendable, Equatable {
     public var serverTickMs: Percentiles
     public var serverCpuCores: Double?
     public var serverVoiceCpuCores: Double?
+    /// Server-added voice latency (the node's own measure: VOICE decoded → the flush that sent it), ms.
+    public var serverVoiceAddedMs: Percentiles
     public var serverDatagramsInPerSecond: Double?
     public var serverDatagramsOutPerSecond: Double?
     public var serverTickOverruns: Double?
@@ -227,6 +229,7 @@ public struct LoadReport: Sendable, Equatable {
         self.serverTickMs = Percentiles()
         self.serverCpuCores = nil
         self.serverVoiceCpuCores = nil
+        self.serverVoiceAddedMs = Percentiles()
         self.serverDatagramsInPerSecond = nil
         self.serverDatagramsOutPerSecond = nil
         self.serverTickOverruns = nil

@@ -64,6 +64,9 @@ extension LoadReport {
             Row(label: "tick overruns", cells: [Fmt.count(serverTickOverruns)]),
             Row(label: "CPU cores", cells: [f(serverCpuCores)]),
             Row(label: "voice CPU cores", cells: [f(serverVoiceCpuCores)]),
+            Row(label: "voice added p50 ms", cells: [f(serverVoiceAddedMs.p50)]),
+            Row(label: "voice added p99 ms", cells: [f(serverVoiceAddedMs.p99)]),
+            Row(label: "voice added max ms", cells: [f(serverVoiceAddedMs.max)]),
             Row(label: "datagrams in/s", cells: [f(serverDatagramsInPerSecond)]),
             Row(label: "datagrams out/s", cells: [f(serverDatagramsOutPerSecond)]),
         ]

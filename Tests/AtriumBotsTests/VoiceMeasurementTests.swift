@@ -238,6 +238,9 @@ import Testing
         #expect(sample.cpuCores == 0.4 && sample.tickOverruns == 2 && sample.voiceCpuCores == nil)
         let new = old.dropLast() + #","voice_cpu_cores":0.25}"#
         #expect(ServerStatsPoller.sample(from: Data(new.utf8))?.voiceCpuCores == 0.25)
+        #expect(ServerStatsPoller.sample(from: Data(new.utf8))?.voiceAddedMs == nil)
+        let flushes = old.dropLast() + #","voice_added_ms":{"p50":9.5,"p99":17.25,"max":31}}"#
+        #expect(ServerStatsPoller.sample(from: Data(flushes.utf8))?.voiceAddedMs == Percentiles(p50: 9.5, p99: 17.25, max: 31))
         #expect(ServerStatsPoller.sample(from: Data("{}".utf8)) == nil)
     }
 }
@@ -252,7 +255,8 @@ import Testing
             return s.ticks == 0 ? nil : ServerSample(
                 tickMillisP50: s.tickMillisP50, tickMillisP99: s.tickMillisP99, cpuCores: s.workerCpuCores,
                 datagramsInPerSecond: s.datagramsInPerSecond, datagramsOutPerSecond: s.datagramsOutPerSecond,
-                tickOverruns: s.tickOverruns, voiceCpuCores: s.voiceCpuCores)
+                tickOverruns: s.tickOverruns, voiceCpuCores: s.voiceCpuCores,
+                voiceAddedMs: s.voiceAddedMillis.map { Percentiles(p50: $0.p50, p99: $0.p99, max: $0.max) })
         }
         runner.serverAddress = TransportAddress(host: "127.0.0.1", port: node.port)
         let report = runner.run(startedAt: "2026-01-01T00:00:00Z") { _ in }
@@ -292,5 +296,8 @@ import Testing
         #expect(streams >= 1 && streams <= 8)
         #expect(report.notes.contains { $0.hasPrefix("voice mix: 2 bots asked for mix: 2 granted") }, "\(report.notes)")
         #expect(report.timeline.contains { $0.voiceP99 != nil })
+        // The node times its own part; it cannot exceed what the bots measured end to end.
+        let added = try #require(report.serverVoiceAddedMs.p50)
+        #expect(added > 0 && added <= (report.voiceLatencyMs.max ?? 0) && report.serverVoiceAddedMs.max != nil)
     }
 }

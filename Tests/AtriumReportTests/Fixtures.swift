@@ -30,6 +30,7 @@ func sampleReport() -> LoadReport {
     r.serverTickMs = Percentiles(p50: 2.1, p99: 7.9, max: nil)
     r.serverCpuCores = 1.35
     r.serverVoiceCpuCores = 0.2
+    r.serverVoiceAddedMs = Percentiles(p50: 8.5, p99: 17.125, max: 24)
     r.serverDatagramsInPerSecond = 30_000
     r.serverDatagramsOutPerSecond = 45_000
     r.serverTickOverruns = 2
