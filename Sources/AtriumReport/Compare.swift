@@ -8,7 +8,10 @@ enum MetricDirection: Sendable, Equatable {
         return .neutral
     }
 
-    private static let higherIsBetterKeys: Set<String> = ["bots.connected", "snapshots_per_s_per_bot.mean"]
+    private static let higherIsBetterKeys: Set<String> = [
+        "bots.connected", "snapshots_per_s_per_bot.mean", "voice_broadcast_reach_pct.min",
+        "voice_broadcast_reach_pct.mean",
+    ]
 
     /// Latencies, bytes, CPU, failures, gaps, loss, late voice frames, tick time and overruns, and the tool's
     /// own strain. Bandwidth and datagram rates, voice frames received and streams per listener, bot counts

@@ -78,6 +78,10 @@ extension LoadReport {
                 ("count", .number(voiceGaps)),
                 ("longest_frames", .number(voiceLongestGapFrames)),
             ])),
+            ("voice_broadcast_reach_pct", .object([
+                ("min", .number(voiceBroadcastReachMinPercent)),
+                ("mean", .number(voiceBroadcastReachMeanPercent)),
+            ])),
             ("down_kbps_per_bot", meanP99(downKbpsPerBot)),
             ("up_kbps_per_bot", meanP99(upKbpsPerBot)),
             ("down_datagrams_per_s_per_bot", mean(downDatagramsPerSecondPerBot)),
@@ -138,6 +142,8 @@ extension LoadReport {
         r.voiceFramesLost = file.voice_frames?.lost
         r.voiceGaps = file.voice_gaps?.count
         r.voiceLongestGapFrames = file.voice_gaps?.longest_frames
+        r.voiceBroadcastReachMinPercent = file.voice_broadcast_reach_pct?.min
+        r.voiceBroadcastReachMeanPercent = file.voice_broadcast_reach_pct?.mean
         r.downKbpsPerBot = file.down_kbps_per_bot ?? MeanP99()
         r.upKbpsPerBot = file.up_kbps_per_bot ?? MeanP99()
         r.downDatagramsPerSecondPerBot = file.down_datagrams_per_s_per_bot?.mean
@@ -188,6 +194,10 @@ private struct ReportFile: Decodable {
         var count: Double?
         var longest_frames: Double?
     }
+    struct MinMean: Decodable {
+        var min: Double?
+        var mean: Double?
+    }
     struct PoseBytes: Decodable {
         var delta_mean: Double?
         var absolute_mean: Double?
@@ -224,6 +234,7 @@ private struct ReportFile: Decodable {
     var voice_streams_per_listener: Max?
     var voice_frames: VoiceFrames?
     var voice_gaps: VoiceGaps?
+    var voice_broadcast_reach_pct: MinMean?
     var down_kbps_per_bot: MeanP99?
     var up_kbps_per_bot: MeanP99?
     var down_datagrams_per_s_per_bot: Mean?

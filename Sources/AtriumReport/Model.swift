@@ -155,6 +155,10 @@ public struct LoadReport: Sendable, Equatable {
     /// Runs of consecutive lost frames (each one an audible dropout), and the longest run, in frames.
     public var voiceGaps: Double?
     public var voiceLongestGapFrames: Double?
+    /// Per broadcast talk spurt, the percentage of measuring listeners in its reach (by the routing rules) that
+    /// received at least one of its frames: the lowest and the mean over the spurts.
+    public var voiceBroadcastReachMinPercent: Double?
+    public var voiceBroadcastReachMeanPercent: Double?
 
     // Bandwidth and delivery, per bot
     public var downKbpsPerBot: MeanP99
@@ -218,6 +222,8 @@ public struct LoadReport: Sendable, Equatable {
         self.voiceFramesLost = nil
         self.voiceGaps = nil
         self.voiceLongestGapFrames = nil
+        self.voiceBroadcastReachMinPercent = nil
+        self.voiceBroadcastReachMeanPercent = nil
         self.downKbpsPerBot = MeanP99()
         self.upKbpsPerBot = MeanP99()
         self.downDatagramsPerSecondPerBot = nil

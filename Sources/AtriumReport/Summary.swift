@@ -106,6 +106,8 @@ extension LoadReport {
                 Row(label: "frames lost", cells: [Fmt.count(voiceFramesLost)]),
                 Row(label: "gaps", cells: [Fmt.count(voiceGaps)]),
                 Row(label: "longest gap, frames", cells: [Fmt.count(voiceLongestGapFrames)]),
+                Row(label: "broadcast reach min %", cells: [f(voiceBroadcastReachMinPercent)]),
+                Row(label: "broadcast reach mean %", cells: [f(voiceBroadcastReachMeanPercent)]),
             ]),
             SummarySection(title: "Server", columns: [""], rows: server),
             SummarySection(title: "Tool", columns: [""], rows: tool),

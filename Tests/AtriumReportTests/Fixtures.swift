@@ -19,6 +19,8 @@ func sampleReport() -> LoadReport {
     r.voiceFramesLost = 3_090
     r.voiceGaps = 1_404
     r.voiceLongestGapFrames = 17
+    r.voiceBroadcastReachMinPercent = 97.5
+    r.voiceBroadcastReachMeanPercent = 99.875
     r.downKbpsPerBot = MeanP99(mean: 412.5, p99: 530.125)
     r.upKbpsPerBot = MeanP99(mean: 24.4, p99: 30)
     r.downDatagramsPerSecondPerBot = 45.5

@@ -19,7 +19,7 @@ import Testing
         "server.tick_overruns", "up_datagrams_per_s_per_bot.mean",
         "snapshot_gaps_per_bot_per_min", "bot.cpu_cores", "bot.send_lag_ms_max", "bot.saturation_reasons",
         "voice_frames.received", "voice_frames.late", "voice_frames.lost", "voice_gaps.count",
-        "voice_gaps.longest_frames",
+        "voice_gaps.longest_frames", "voice_broadcast_reach_pct.min", "voice_broadcast_reach_pct.mean",
         "timeline", "notes",
     ]
 
