@@ -201,4 +201,18 @@ import Testing
         shard.forwardVoice(outbox: sent.outbox)
         #expect(sent.frames(to: l.peer, from: a).isEmpty)
     }
+
+    @Test func aTickWithoutVoiceRetiresTheRoutes() throws {
+        let (shard, avatars, sent) = try Self.shard(count: 2)
+        let (a, l) = (avatars[0].id, avatars[1].peer)
+        shard.voice.receive(Self.frame(1), from: a, nowMicros: 1_000_000)
+        tick(shard, sent, at: 1_033_333)
+        // A silent tick: no routing ran, so a frame after it waits for a tick that routes it.
+        tick(shard, sent, at: 1_066_666)
+        shard.voice.receive(Self.frame(9), from: a, nowMicros: 1_070_000)
+        sent.clear()
+        #expect(!shard.forwardVoice(outbox: sent.outbox))
+        tick(shard, sent, at: 1_100_000)
+        #expect(sent.frames(to: l, from: a).map(\.sequence) == [9])
+    }
 }

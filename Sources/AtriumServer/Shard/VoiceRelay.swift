@@ -77,6 +77,9 @@ final class VoiceRelay {
     static let maxPending = 6
 
     private var router: VoiceRouter
+    /// The router ran at the last tick: its routes are the ones flushes between ticks may use (a tick with no
+    /// voice at all skips routing, and older routes must not be replayed).
+    private var routesCurrent = false
     private var speakers: [UInt16: SpeakerState] = [:]
     /// Speaker → listener → index of the last of the speaker's frames forwarded to that listener. Kept apart
     /// from `speakers` so writing it never copies a speaker's queue.
@@ -210,7 +213,7 @@ final class VoiceRelay {
     /// proportional to the frames waiting times their listeners. True when anything was sent.
     @discardableResult
     func forward(avatars: [UInt16: Avatar], send: (PeerHandle, [UInt8]) -> Void) -> Bool {
-        guard speakers.values.contains(where: \.hasUnsent) else { return false }
+        guard routesCurrent, speakers.values.contains(where: \.hasUnsent) else { return false }
         let cpuStart = MonotonicClock.threadCPUSeconds()
         defer { counters.cpuSeconds += MonotonicClock.threadCPUSeconds() - cpuStart }
 
@@ -281,7 +284,8 @@ final class VoiceRelay {
             interest[id]?.zoneContext ?? context.zoneContext(position: avatar.pose.headPosition, role: avatar.role)
         }
         let anyPending = speakers.values.contains { !$0.pending.isEmpty }
-        guard anyPending || !mixers.isEmpty else { return }
+        routesCurrent = anyPending || !mixers.isEmpty
+        guard routesCurrent else { return }
         let cpuStart = MonotonicClock.threadCPUSeconds()
         defer { counters.cpuSeconds += MonotonicClock.threadCPUSeconds() - cpuStart }
 
