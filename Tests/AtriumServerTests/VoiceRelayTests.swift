@@ -57,8 +57,10 @@ import Testing
         VoiceFrame(sequence: sequence, level: VoiceLevel(voiceActivity: true, minusDBov: loud ? 10 : 60), opus: opus)
     }
 
+    /// A whole tick as the worker runs it: state and relayed voice, then the mix.
     func tick(_ shard: Shard, _ sent: Sent, at micros: UInt64) {
         shard.tick(nowMicros: micros, outbox: sent.outbox) { _, _ in }
+        shard.mixVoice(nowMicros: micros, outbox: sent.outbox)
     }
 
     @Test func firstFrameAndFramesAfterARoutingGapAreMarked() throws {

@@ -174,6 +174,10 @@ final class Worker {
         }
         host.flush()
         recordVoiceAdded()
+        // Mixing is the costly part of voice: it runs once state and relayed voice are on their way.
+        var mixed = false
+        for shard in shards where shard.mixVoice(nowMicros: nowMicros, outbox: outbox) { mixed = true }
+        if mixed { host.flush() }
     }
 
     /// A voice flush point between ticks: each shard forwards what is waiting, then one `enet_host_flush`.

@@ -80,6 +80,8 @@ final class VoiceRelay {
     /// The router ran at the last tick: its routes are the ones flushes between ticks may use (a tick with no
     /// voice at all skips routing, and older routes must not be replayed).
     private var routesCurrent = false
+    /// This tick's listeners, in the order the router indexed them (the mix reads their routes).
+    private var tickListeners: [VoiceListener] = []
     private var speakers: [UInt16: SpeakerState] = [:]
     /// Speaker → listener → index of the last of the speaker's frames forwarded to that listener. Kept apart
     /// from `speakers` so writing it never copies a speaker's queue.
@@ -273,9 +275,10 @@ final class VoiceRelay {
 
     // MARK: the tick
 
-    /// Routes and sends this tick's voice. `avatars` in `order` are the listeners (and possible speakers);
-    /// `interest` is this tick's interest view (zones already classified), `context` classifies any avatar it
-    /// lacks (naive mode builds none).
+    /// Routes this tick's voice and sends relay listeners the frames not yet sent (they leave with the tick's
+    /// state). `avatars` in `order` are the listeners (and possible speakers); `interest` is this tick's interest
+    /// view (zones already classified), `context` classifies any avatar it lacks (naive mode builds none).
+    /// `mix` follows once that flush is out.
     func flush(
         nowMicros: UInt64, order: [UInt16], avatars: [UInt16: Avatar], interest: InterestAvatarTable,
         context: InterestContext, send: (PeerHandle, [UInt8]) -> Void
@@ -305,26 +308,18 @@ final class VoiceRelay {
                 VoiceListener(id: id, position: avatar.pose.headPosition, zone: zone(id, avatar)))
         }
         router.route(speakers: voiceSpeakers, listeners: listeners, nowMicros: nowMicros)
+        tickListeners = listeners
 
-        let mixed = mixFrames(nowMicros: nowMicros, listeners: listeners, avatars: avatars)
         var copies: [UInt16: Int] = [:]
         for (index, listener) in listeners.enumerated() {
-            guard let avatar = avatars[listener.id] else { continue }
             let routes = router.routes(forListenerAt: index)
             counters.maxStreamsPerListener = max(counters.maxStreamsPerListener, routes.count)
+            guard mixers[listener.id] == nil, let avatar = avatars[listener.id] else { continue }
             writer.reset()
-            if let frames = mixed[listener.id] {
-                for out in frames {
-                    appendOrSend(
-                        speaker: VoiceBundle.mixedSpeakerId, out.sequence, VoiceLevel(rawValue: out.level), out.packet,
-                        resumes: false, to: avatar.peer, send)
-                }
-            } else if mixers[listener.id] == nil {
-                for route in routes where route.speakerId != listener.id {
-                    guard speakers[route.speakerId]?.hasUnsent == true else { continue }
-                    appendUnsent(of: route.speakerId, to: listener.id, peer: avatar.peer, send)
-                    copies[route.speakerId, default: 0] += 1
-                }
+            for route in routes where route.speakerId != listener.id {
+                guard speakers[route.speakerId]?.hasUnsent == true else { continue }
+                appendUnsent(of: route.speakerId, to: listener.id, peer: avatar.peer, send)
+                copies[route.speakerId, default: 0] += 1
             }
             if let message = writer.finish() {
                 send(avatar.peer, message)
@@ -334,11 +329,44 @@ final class VoiceRelay {
         for (id, n) in copies {
             guard let state = speakers[id] else { continue }
             for frame in state.pending[state.sent...] { forwarded.append((frame.arrivalMicros, n)) }
+            speakers[id]?.sent = state.pending.count
         }
-        for id in Array(speakers.keys) {
-            speakers[id]?.pending.removeAll(keepingCapacity: true)
-            speakers[id]?.sent = 0
+    }
+
+    /// The tick's second half, after its flush has gone out: mix-mode listeners get the 20 ms mix periods due
+    /// (the costly part of voice, so relayed voice and state do not wait for it), then this tick's frames are
+    /// done. True when a mixed frame was sent.
+    @discardableResult
+    func mix(nowMicros: UInt64, avatars: [UInt16: Avatar], send: (PeerHandle, [UInt8]) -> Void) -> Bool {
+        defer {
+            for id in Array(speakers.keys) where speakers[id]?.pending.isEmpty == false {
+                speakers[id]?.pending.removeAll(keepingCapacity: true)
+                speakers[id]?.sent = 0
+            }
         }
+        guard routesCurrent, !mixers.isEmpty else {
+            if mixers.isEmpty { mixEpoch = nil }
+            return false
+        }
+        let cpuStart = MonotonicClock.threadCPUSeconds()
+        defer { counters.cpuSeconds += MonotonicClock.threadCPUSeconds() - cpuStart }
+        let mixed = mixFrames(nowMicros: nowMicros, listeners: tickListeners, avatars: avatars)
+        var sent = false
+        for listener in tickListeners {
+            guard let frames = mixed[listener.id], let avatar = avatars[listener.id] else { continue }
+            writer.reset()
+            for out in frames {
+                appendOrSend(
+                    speaker: VoiceBundle.mixedSpeakerId, out.sequence, VoiceLevel(rawValue: out.level), out.packet,
+                    resumes: false, to: avatar.peer, send)
+            }
+            if let message = writer.finish() {
+                send(avatar.peer, message)
+                counters.bundlesSent += 1
+                sent = true
+            }
+        }
+        return sent
     }
 
     private func appendOrSend(
