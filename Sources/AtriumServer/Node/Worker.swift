@@ -120,22 +120,23 @@ final class Worker {
     // MARK: the loop
 
     /// Runs ticks until a stop is requested, then closes every session and returns. Between ticks, voice
-    /// flush points (`voice_flushes_per_tick` − 1, evenly spaced) send the voice that arrived since the last
-    /// flush (PROTOCOL.md §17.3).
+    /// flush points (`voice_flushes_per_tick` − 1) send the voice that arrived since the last flush
+    /// (PROTOCOL.md §17.3). They are spaced from the tick's own flush, which comes after the tick's work, not
+    /// from its deadline, so the longest wait between two flushes stays one period ÷ flushes.
     func run() {
         let period = UInt64(1_000_000 / max(1, tickRate))
         let flushes = UInt64(max(1, configuration.voiceFlushesPerTick))
         var deadline = MonotonicClock.nowMicros() + period
+        var tickFlushed = deadline - period
         while !control.stopRequested {
-            let tickStart = deadline - period
             for point in 1..<flushes {
-                serviceUntil(tickStart + period * point / flushes)
+                serviceUntil(min(deadline, tickFlushed + period * point / flushes))
                 flushVoice()
             }
             serviceUntil(deadline)
             let started = MonotonicClock.nowMicros()
             if started > deadline + period { overruns += 1 }
-            runTick(nowMicros: started &- startMicros)
+            tickFlushed = runTick(nowMicros: started &- startMicros)
             let finished = MonotonicClock.nowMicros()
             _ = tickHistogram.record(max(1, finished - started))
             // Drift-free: the next deadline follows the ideal schedule, never "now + period". After a long
@@ -163,7 +164,8 @@ final class Worker {
         }
     }
 
-    private func runTick(nowMicros: UInt64) {
+    /// Returns when (monotonic µs) the tick's state and relayed voice had been flushed.
+    private func runTick(nowMicros: UInt64) -> UInt64 {
         ticks += 1
         expireHellos(nowMicros: nowMicros)
         let outbox = self.outbox
@@ -173,11 +175,13 @@ final class Worker {
             }
         }
         host.flush()
+        let flushed = MonotonicClock.nowMicros()
         recordVoiceAdded()
         // Mixing is the costly part of voice: it runs once state and relayed voice are on their way.
         var mixed = false
         for shard in shards where shard.mixVoice(nowMicros: nowMicros, outbox: outbox) { mixed = true }
         if mixed { host.flush() }
+        return flushed
     }
 
     /// A voice flush point between ticks: each shard forwards what is waiting, then one `enet_host_flush`.
