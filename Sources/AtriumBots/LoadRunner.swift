@@ -24,11 +24,13 @@ public struct ServerSample: Sendable, Equatable {
     /// Server-added voice latency over the node's last interval (ms); nil when it relayed no voice or does not
     /// report it.
     public var voiceAddedMs: Percentiles?
+    /// The same since the node started, as bucket counts (exact over any window); nil when not reported.
+    public var voiceAddedSinceStart: LatencyBuckets?
 
     public init(
         tickMillisP50: Double, tickMillisP99: Double, cpuCores: Double, datagramsInPerSecond: Double,
         datagramsOutPerSecond: Double, tickOverruns: UInt64, voiceCpuCores: Double? = nil,
-        voiceAddedMs: Percentiles? = nil
+        voiceAddedMs: Percentiles? = nil, voiceAddedSinceStart: LatencyBuckets? = nil
     ) {
         self.tickMillisP50 = tickMillisP50
         self.tickMillisP99 = tickMillisP99
@@ -38,6 +40,7 @@ public struct ServerSample: Sendable, Equatable {
         self.tickOverruns = tickOverruns
         self.voiceCpuCores = voiceCpuCores
         self.voiceAddedMs = voiceAddedMs
+        self.voiceAddedSinceStart = voiceAddedSinceStart
     }
 }
 
@@ -345,6 +348,23 @@ public final class LoadRunner {
         else { return false }
         notes.append("no bot could connect to the server within \(Int(scenario.connectTimeoutSeconds)) s; run stopped")
         return true
+    }
+
+    /// Server-added voice latency over the steady part of the run (samples from `steadyFrom` on): every frame
+    /// copy the node counted between the sample before the window and the last one, from its cumulative
+    /// buckets. A node without them: the median of the per-second p50s, the 99th percentile of the per-second
+    /// p99s, the largest max.
+    static func voiceAdded(samples: [ServerSample], steadyFrom start: Int) -> Percentiles {
+        let first = max(0, min(start, samples.count))
+        if let last = samples.last?.voiceAddedSinceStart {
+            let before = first > 0 ? samples[first - 1].voiceAddedSinceStart : nil
+            if let window = last.since(before), window.total > 0 { return window.percentiles }
+        }
+        let added = samples[first...].compactMap(\.voiceAddedMs)
+        guard !added.isEmpty else { return Percentiles() }
+        return Percentiles(
+            p50: percentile(added.compactMap(\.p50), 50), p99: percentile(added.compactMap(\.p99), 99),
+            max: added.compactMap(\.max).max())
     }
 
     // MARK: per-second windows
@@ -806,13 +826,7 @@ public final class LoadRunner {
                 max: steady.map(\.tickMillisP99).max())
             report.serverCpuCores = mean(steady.map(\.cpuCores))
             report.serverVoiceCpuCores = mean(steady.compactMap(\.voiceCpuCores))
-            // Like tick time: the median of the per-second p50s, the 99th percentile of the per-second p99s.
-            let added = steady.compactMap(\.voiceAddedMs)
-            if !added.isEmpty {
-                report.serverVoiceAddedMs = Percentiles(
-                    p50: percentile(added.compactMap(\.p50), 50), p99: percentile(added.compactMap(\.p99), 99),
-                    max: added.compactMap(\.max).max())
-            }
+            report.serverVoiceAddedMs = Self.voiceAdded(samples: serverSamples, steadyFrom: serverSamples.count - steady.count)
             report.serverDatagramsInPerSecond = mean(steady.map(\.datagramsInPerSecond))
             report.serverDatagramsOutPerSecond = mean(steady.map(\.datagramsOutPerSecond))
             if let first = serverSamples.first, let last = serverSamples.last {

@@ -49,6 +49,11 @@ public final class ServerStatsPoller: Sendable {
         var voice_cpu_cores: Double?
         /// Absent when the node relayed no voice in its last interval (or predates flush points).
         var voice_added_ms: Tick?
+        struct Buckets: Decodable {
+            var bucket_us: UInt64
+            var counts: [UInt64]
+        }
+        var voice_added_since_start: Buckets?
     }
 
     private func fetch() -> ServerSample? {
@@ -72,6 +77,9 @@ public final class ServerStatsPoller: Sendable {
             tickMillisP50: doc.tick_ms.p50, tickMillisP99: doc.tick_ms.p99, cpuCores: doc.cpu_cores,
             datagramsInPerSecond: doc.datagrams_in_per_s, datagramsOutPerSecond: doc.datagrams_out_per_s,
             tickOverruns: doc.tick_overruns, voiceCpuCores: doc.voice_cpu_cores,
-            voiceAddedMs: doc.voice_added_ms.map { Percentiles(p50: $0.p50, p99: $0.p99, max: $0.max) })
+            voiceAddedMs: doc.voice_added_ms.map { Percentiles(p50: $0.p50, p99: $0.p99, max: $0.max) },
+            voiceAddedSinceStart: doc.voice_added_since_start.map {
+                LatencyBuckets(bucketMicros: max(1, $0.bucket_us), counts: $0.counts)
+            })
     }
 }

@@ -8,6 +8,12 @@ struct StatisticsDocument: Codable, Equatable {
         var max: Double
     }
 
+    /// Counts per fixed-width latency bucket since the node started, trailing empty buckets left out.
+    struct Buckets: Codable, Equatable {
+        var bucket_us: UInt64
+        var counts: [UInt64]
+    }
+
     struct World: Codable, Equatable {
         var world: String
         var instance: Int
@@ -54,6 +60,8 @@ struct StatisticsDocument: Codable, Equatable {
     var voice_max_streams_per_listener: Int
     /// Absent when no voice frame was relayed in the interval.
     var voice_added_ms: Tick?
+    /// Absent until a voice frame was relayed.
+    var voice_added_since_start: Buckets?
     var sessions: Int
     var avatars: Int
     var datagrams_in_per_s: Double
@@ -73,6 +81,10 @@ struct StatisticsDocument: Codable, Equatable {
         voice_cpu_cores = s.voiceCpuCores
         voice_max_streams_per_listener = s.voice.maxStreamsPerListener
         voice_added_ms = s.voiceAddedMillis.map { Tick(p50: $0.p50, p99: $0.p99, max: $0.max) }
+        if let last = s.voiceAddedCounts.lastIndex(where: { $0 > 0 }) {
+            voice_added_since_start = Buckets(
+                bucket_us: NodeStatistics.voiceAddedBucketMicros, counts: Array(s.voiceAddedCounts[...last]))
+        }
         sessions = s.sessions
         avatars = s.avatars
         datagrams_in_per_s = s.datagramsInPerSecond

@@ -45,6 +45,8 @@ final class Worker {
     private var voiceAddedHistogram = Histogram<UInt64>(
         lowestDiscernibleValue: 1, highestTrackableValue: Worker.voiceAddedMaxMicros, numberOfSignificantValueDigits: .three)
     private static let voiceAddedMaxMicros: UInt64 = 10_000_000
+    /// The same since the node started, in NodeStatistics' fixed buckets (never reset).
+    private var voiceAddedCounts = [UInt64](repeating: 0, count: NodeStatistics.voiceAddedBuckets + 1)
     private var lastPublish: (micros: UInt64, cpu: Double, workerCPU: Double, stats: HostStatistics)
 
     init(
@@ -201,6 +203,8 @@ final class Worker {
             shard.voice.drainForwarded { arrival, copies in
                 let added = min(Self.voiceAddedMaxMicros, max(1, sentAt &- min(sentAt, arrival)))
                 _ = voiceAddedHistogram.record(added, count: UInt64(copies))
+                let bucket = min(NodeStatistics.voiceAddedBuckets, Int(added / NodeStatistics.voiceAddedBucketMicros))
+                voiceAddedCounts[bucket] += UInt64(copies)
             }
         }
     }
@@ -555,6 +559,7 @@ final class Worker {
                 max: Double(voiceAddedHistogram.max) / 1000)
         }
         voiceAddedHistogram.reset()
+        stats.voiceAddedCounts = voiceAddedCounts
         lastVoiceCPU = stats.voice.cpuSeconds
         for shard in shards { shard.voice.resetPublishedMaxima() }
         tickHistogram.reset()
