@@ -263,7 +263,7 @@ extension ServerConfiguration {
         .integer("voice_mix_capacity", \.voiceMixCapacity, range: 0...2000,
                  summary: "Most listeners the node mixes for (VOICE_SETUP mix); beyond it clients get relay mode."),
         .integer("voice_flushes_per_tick", \.voiceFlushesPerTick, range: 1...4,
-                 summary: "Voice flush points per tick: the tick's, and the rest spaced evenly after it (1 = at ticks only)."),
+                 summary: "Voice flush points per tick: the tick's, and the rest spread evenly up to the next (1 = at ticks only)."),
     ]
 }
 

@@ -123,22 +123,29 @@ final class Worker {
 
     /// Runs ticks until a stop is requested, then closes every session and returns. Between ticks, voice
     /// flush points (`voice_flushes_per_tick` − 1) send the voice that arrived since the last flush
-    /// (PROTOCOL.md §17.3). They are spaced from the tick's own flush, which comes after the tick's work, not
-    /// from its deadline, so the longest wait between two flushes stays one period ÷ flushes.
+    /// (PROTOCOL.md §17.3).
+    ///
+    /// Where they go: a tick's flush comes its work w after its deadline D, and what arrives during that work
+    /// is read only afterwards, so it cannot leave before the next point. The points split D … D + period + w
+    /// (the next tick's expected flush, taking this tick's w) evenly: the longest wait is (period + w) ÷
+    /// flushes, whether a frame came just after a point or at the start of the tick's work.
     func run() {
         let period = UInt64(1_000_000 / max(1, tickRate))
         let flushes = UInt64(max(1, configuration.voiceFlushesPerTick))
         var deadline = MonotonicClock.nowMicros() + period
-        var tickFlushed = deadline - period
+        var work: UInt64 = 0
         while !control.stopRequested {
+            let previous = deadline - period
             for point in 1..<flushes {
-                serviceUntil(min(deadline, tickFlushed + period * point / flushes))
+                serviceUntil(min(deadline, previous + (period + work) * point / flushes))
                 flushVoice()
             }
             serviceUntil(deadline)
             let started = MonotonicClock.nowMicros()
             if started > deadline + period { overruns += 1 }
-            tickFlushed = runTick(nowMicros: started &- startMicros)
+            let flushed = runTick(nowMicros: started &- startMicros)
+            // Bounded so a stall does not push the points past the next deadline for long.
+            work = min(period, flushed - min(flushed, deadline))
             let finished = MonotonicClock.nowMicros()
             _ = tickHistogram.record(max(1, finished - started))
             // Drift-free: the next deadline follows the ideal schedule, never "now + period". After a long
