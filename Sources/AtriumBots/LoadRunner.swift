@@ -120,6 +120,8 @@ public final class LoadRunner {
     private var sendTimes: [UInt16: [UInt64]] = [:]
     private static let sendTimeSlots = 256
     static let peersPerHost = 1000
+    /// Receive buffer the bots' sockets ask for (the kernel caps it at net.core.rmem_max).
+    static let receiveBufferBytes = 8 << 20
 
     private var rtt = LatencyRecorder()
     private var poseLatency = LatencyRecorder()
@@ -205,6 +207,9 @@ public final class LoadRunner {
             let host = try TransportHost(
                 bindTo: nil, peerLimit: min(Self.peersPerHost, max(1, scenario.bots)), channelLimit: Channel.count)
             if let impairment = scenario.impairment { host.setImpairment(impairment) }
+            // Hundreds of bots' traffic lands on this one socket; at ENet's 256 KiB a few milliseconds' stall
+            // of this thread let the kernel drop datagrams, which read as loss the server never caused.
+            host.setReceiveBufferBytes(Self.receiveBufferBytes)
             // Catches the server's cookie replies on this host's socket (one cookie serves all its bots).
             let cookies = ConnectCookieClient()
             host.setInboundFilter(cookies)

@@ -210,6 +210,21 @@ public final class TransportHost {
         resolve(peer)?.pointee.roundTripTime  // field read of a live, validated peer
     }
 
+    /// Asks the kernel for a receive buffer of `bytes` on the host's socket (ENet sets 256 KiB; Linux caps the
+    /// request at `net.core.rmem_max`). Datagrams that arrive while the buffer is full are dropped by the
+    /// kernel, so a host whose thread may stall behind heavy traffic (the load tool's) wants a larger one.
+    /// Returns the size the kernel reports afterwards, nil when the call failed.
+    @discardableResult
+    public func setReceiveBufferBytes(_ bytes: Int) -> Int? {
+        // C call: set SO_RCVBUF on the host's own socket.
+        guard enet_socket_set_option(host.pointee.socket, ENET_SOCKOPT_RCVBUF, Int32(clamping: bytes)) == 0 else { return nil }
+        // ENet's get_option knows only ERROR and TTL: read SO_RCVBUF with getsockopt.
+        var size: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(host.pointee.socket, SOL_SOCKET, SO_RCVBUF, &size, &length) == 0 else { return nil }
+        return Int(size)
+    }
+
     /// `enet_peer_timeout`: limit (in retries), minimum and maximum time before ENet gives up.
     public func setTimeout(_ peer: PeerHandle, limit: UInt32, minimumMilliseconds: UInt32, maximumMilliseconds: UInt32) {
         guard let p = resolve(peer) else { return }

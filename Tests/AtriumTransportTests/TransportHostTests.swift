@@ -25,6 +25,15 @@ extension LoopbackNetworkTests {
             #expect(client.roundTripTimeMilliseconds(handle) != nil)
         }
 
+        @Test func theReceiveBufferCanGrow() throws {
+            let client = try makeClient()
+            // Linux doubles the request and caps it at net.core.rmem_max (at least 208 KiB by default), so
+            // 64 KiB reads back smaller than 512 KiB does.
+            let small = try #require(client.setReceiveBufferBytes(64 << 10))
+            let large = try #require(client.setReceiveBufferBytes(512 << 10))
+            #expect(small >= 64 << 10 && large > small)
+        }
+
         @Test func sendAndReceiveOnEveryChannelAndDeliveryMode() throws {
             // Room for the 10 000-byte packet below (the default cap is 4 KiB).
             let limits = TransportLimits(maximumPacketSize: 64 * 1024)
