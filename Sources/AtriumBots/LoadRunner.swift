@@ -632,7 +632,8 @@ public final class LoadRunner {
             + "(no voiced frame, nobody in reach, speaker left, or too short at the end)"
         if let range = reach.eligibleRange { text += "; \(range.lowerBound)–\(range.upperBound) listeners per spurt" }
         if let lowest = reach.lowest, lowest.reached < lowest.eligible {
-            text += "; lowest: a \(lowest.reach.rawValue) broadcast heard by \(lowest.reached) of \(lowest.eligible)"
+            text += "; lowest: a \(lowest.reach.rawValue) broadcast of \(Fmt.fixed(lowest.seconds, 1)) s and "
+                + "\(lowest.frames) frames heard by \(lowest.reached) of \(lowest.eligible)"
         }
         notes.append(text)
     }

@@ -30,6 +30,7 @@ struct BroadcastReachTracker {
         var firstSequence: UInt16?
         var lastSequence: UInt16 = 0
         var voiced = false
+        var framesSent = 0
         let startMicros: UInt64
         var endMicros: UInt64 = 0
 
@@ -52,8 +53,8 @@ struct BroadcastReachTracker {
     private(set) var zoneSpurts = 0
     /// Spurts left out: no voiced frame, no listener in reach, or the speaker left.
     private(set) var spurtsLeftOut = 0
-    /// The judged spurt with the lowest reach: its kind and counts (for the report's notes).
-    private(set) var lowest: (reach: BroadcastReach, reached: Int, eligible: Int)?
+    /// The judged spurt with the lowest reach: its kind, counts, length and frames (for the report's notes).
+    private(set) var lowest: (reach: BroadcastReach, reached: Int, eligible: Int, seconds: Double, frames: Int)?
     /// Fewest and most listeners a judged spurt was measured over.
     private(set) var eligibleRange: ClosedRange<Int>?
 
@@ -95,6 +96,7 @@ struct BroadcastReachTracker {
         guard open[bot] != nil else { return }
         if open[bot]!.firstSequence == nil { open[bot]!.firstSequence = sequence }
         open[bot]!.lastSequence = sequence
+        open[bot]!.framesSent += 1
         if voiced { open[bot]!.voiced = true }
     }
 
@@ -153,7 +155,10 @@ struct BroadcastReachTracker {
         let reached = spurt.eligible.intersection(spurt.heard).count
         let percent = Double(reached) * 100 / Double(spurt.eligible.count)
         if percent < (reachPercents.min() ?? .infinity) {
-            lowest = (spurt.reach, reached, spurt.eligible.count)
+            lowest = (
+                spurt.reach, reached, spurt.eligible.count, Double(spurt.endMicros - spurt.startMicros) / 1e6,
+                spurt.framesSent
+            )
         }
         let n = spurt.eligible.count
         eligibleRange = eligibleRange.map { min($0.lowerBound, n)...max($0.upperBound, n) } ?? n...n
