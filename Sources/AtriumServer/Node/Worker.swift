@@ -256,6 +256,8 @@ final class Worker {
         case .connected(let peer, _):
             let timeout = UInt32(configuration.peerTimeoutMs)
             host.setTimeout(peer, limit: 32, minimumMilliseconds: timeout, maximumMilliseconds: timeout)
+            // ENet's throttle would drop voice and snapshots whenever an acknowledgement is late.
+            host.keepUnreliablePackets(peer)
             sessions[peer] = Session(peer: peer, connectedMicros: now)
             logger.debug("connected", metadata: ["peer": "\(peer.slot)"])
         case .disconnected(let peer, let data):
