@@ -11,6 +11,8 @@ public enum BehaviourKind: String, CaseIterable, Sendable {
     case takeSeat = "take_seat"
     case raiseHand = "raise_hand"
     case podiumSpeaker = "podium_speaker"
+    /// The village head in the broadcast room: an announcement the whole village hears.
+    case villageHeadBroadcast = "village_head_broadcast"
     // classroom
     case sitListen = "sit_listen"
     case breakout
@@ -23,7 +25,7 @@ public enum BehaviourKind: String, CaseIterable, Sendable {
         case .teacher: return .teacher
         case .sitListen, .breakout: return .student
         case .takeSeat, .raiseHand: return .villager
-        case .podiumSpeaker: return .villageHead
+        case .podiumSpeaker, .villageHeadBroadcast: return .villageHead
         case .wander, .visitBooths, .gatherStage: return .visitor
         }
     }

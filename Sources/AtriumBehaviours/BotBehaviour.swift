@@ -229,6 +229,11 @@ public struct BotBehaviour: Sendable {
             return Plan.holdsPodium(at: now, turn: turn, turns: turns)
                 ? podiumActivity(venue) : seatActivity(venue, seat: seat)
 
+        case .broadcast(let spot, let focus):
+            return Activity(
+                tag: .broadcast, anchor: spot, speed: walkSpeed, posture: .standing, focus: focus.at(y: floor + 1.5),
+                dwell: .infinity, presenting: .onArrival)
+
         case .classroom(let venue, let place, let posture, let rooms, let room):
             if let current = activity, current.tag == .seat, !rooms.isEmpty {
                 let area = rooms[room]
@@ -267,7 +272,7 @@ public struct BotBehaviour: Sendable {
 /// One activity: go to `anchor`, then hold `posture` facing `focus` for `dwell` seconds.
 struct Activity: Sendable {
     enum Tag: Sendable, Equatable {
-        case roam, booth, audience, stage, seat, podium, breakout
+        case roam, booth, audience, stage, seat, podium, breakout, broadcast
     }
 
     enum Presenting: Sendable, Equatable {

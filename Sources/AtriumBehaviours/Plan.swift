@@ -23,6 +23,8 @@ enum Plan: Sendable {
     case seated(Venue, spot: P2, raisesHand: Bool)
     /// Podium speaker `turn` of `turns`: at the podium in its slots, otherwise at `seat`.
     case podium(Venue, seat: P2, turn: Int, turns: Int)
+    /// Walk into the broadcast room, stand at `spot` facing `focus` (its far wall) and speak there for good.
+    case broadcast(spot: P2, focus: P2)
     /// A classroom place (a seat, or standing at the back); with `rooms`, breakout sessions in `rooms[room]`.
     case classroom(Venue, place: P2, posture: Posture, rooms: [Footprint], room: Int)
 
@@ -114,6 +116,16 @@ enum Plan: Sendable {
             let grid = Venue.Grid(venue, spacing: 1.0, margin: 0.5)
             let seat = jitter(grid.spot(kindIndex % grid.perRow), 0.1)
             return .podium(venue, seat: seat, turn: kindIndex % kindCount, turns: kindCount)
+
+        case .villageHeadBroadcast:
+            guard let room = largest(zones(.broadcastRoom)) else { return .wander }
+            let r = layout.safe(Footprint(room).bounds.inset(0.5))
+            // Several heads stand side by side along the room's long axis, each facing the wall across it.
+            let u = Float(kindIndex % kindCount + 1) / Float(kindCount + 1)
+            let alongX = r.width >= r.depth
+            let spot = alongX ? P2(r.minX + u * r.width, r.center.z) : P2(r.center.x, r.minZ + u * r.depth)
+            let focus = alongX ? P2(spot.x, r.minZ) : P2(r.minX, spot.z)
+            return .broadcast(spot: jitter(spot, 0.1), focus: focus)
 
         case .sitListen, .breakout:
             let seats = zones(.seat)

@@ -21,10 +21,16 @@ public struct ServerSample: Sendable, Equatable {
     public var tickOverruns: UInt64
     /// Cores the node's voice work (routing, mixing) used; nil when the node does not report it.
     public var voiceCpuCores: Double?
+    /// Server-added voice latency over the node's last interval (ms); nil when it relayed no voice or does not
+    /// report it.
+    public var voiceAddedMs: Percentiles?
+    /// The same since the node started, as bucket counts (exact over any window); nil when not reported.
+    public var voiceAddedSinceStart: LatencyBuckets?
 
     public init(
         tickMillisP50: Double, tickMillisP99: Double, cpuCores: Double, datagramsInPerSecond: Double,
-        datagramsOutPerSecond: Double, tickOverruns: UInt64, voiceCpuCores: Double? = nil
+        datagramsOutPerSecond: Double, tickOverruns: UInt64, voiceCpuCores: Double? = nil,
+        voiceAddedMs: Percentiles? = nil, voiceAddedSinceStart: LatencyBuckets? = nil
     ) {
         self.tickMillisP50 = tickMillisP50
         self.tickMillisP99 = tickMillisP99
@@ -33,6 +39,8 @@ public struct ServerSample: Sendable, Equatable {
         self.datagramsOutPerSecond = datagramsOutPerSecond
         self.tickOverruns = tickOverruns
         self.voiceCpuCores = voiceCpuCores
+        self.voiceAddedMs = voiceAddedMs
+        self.voiceAddedSinceStart = voiceAddedSinceStart
     }
 }
 
@@ -92,6 +100,8 @@ public final class LoadRunner {
         var mixListener = false
         /// The last VOICE_MODE the server sent.
         var voiceMode: VoiceModeGrant?
+        /// Head position of the last pose sent (where the bot is, for the broadcast-reach rules).
+        var head: Vec3?
     }
 
     public let scenario: Scenario
@@ -148,6 +158,10 @@ public final class LoadRunner {
     /// Frames in VOICE_BUNDLEs to any bot (the ones that do not measure only count them).
     private var voiceFramesDelivered: UInt64 = 0
     private var voiceBundlesMalformed: UInt64 = 0
+    /// Who should hear each broadcast talk spurt, and who did.
+    private var reach = BroadcastReachTracker()
+    /// The world's zones as the server classifies them (the broadcast rules).
+    private let interest: InterestContext
     /// Bot i's frame k is loop[i · stride + k]: bots talking at once say different things.
     static let voiceLoopStride = 97
     /// Connected time of bots that have since failed, so per-bot rates divide by real bot-seconds.
@@ -162,6 +176,7 @@ public final class LoadRunner {
         // Five seconds of joins ahead (tokens open for a minute after issue).
         self.tickets = TicketPipeline(source: tickets, lookahead: max(20, Int(scenario.rampPerSecond * 5)))
         self.world = world
+        interest = InterestContext(world: world)
         self.serverStats = serverStats
         self.stopRequested = stopRequested
         let assignment = BehaviourMix.assign(
@@ -346,6 +361,23 @@ public final class LoadRunner {
         return true
     }
 
+    /// Server-added voice latency over the steady part of the run (samples from `steadyFrom` on): every frame
+    /// copy the node counted between the sample before the window and the last one, from its cumulative
+    /// buckets. A node without them: the median of the per-second p50s, the 99th percentile of the per-second
+    /// p99s, the largest max.
+    static func voiceAdded(samples: [ServerSample], steadyFrom start: Int) -> Percentiles {
+        let first = max(0, min(start, samples.count))
+        if let last = samples.last?.voiceAddedSinceStart {
+            let before = first > 0 ? samples[first - 1].voiceAddedSinceStart : nil
+            if let window = last.since(before), window.total > 0 { return window.percentiles }
+        }
+        let added = samples[first...].compactMap(\.voiceAddedMs)
+        guard !added.isEmpty else { return Percentiles() }
+        return Percentiles(
+            p50: percentile(added.compactMap(\.p50), 50), p99: percentile(added.compactMap(\.p99), 99),
+            max: added.compactMap(\.max).max())
+    }
+
     // MARK: per-second windows
 
     struct WindowStart {
@@ -433,6 +465,7 @@ public final class LoadRunner {
         if bots[index].connected { connectedMicrosOfGoneBots += MonotonicClock.nowMicros() - bots[index].joinedMicros }
         bots[index].failed = true
         bots[index].connected = false
+        reach.speakerLeft(index)
         failureReasons[reason, default: 0] += 1
     }
 
@@ -459,6 +492,11 @@ public final class LoadRunner {
         let intent = behaviour.step(at: runSeconds)
         bots[index].behaviour = behaviour
         bots[index].talking = intent.talking
+        bots[index].head = intent.pose.headPosition
+        if let id = bots[index].session.avatarId, intent.talking || reach.isOpen(index) {
+            let zone = intent.talking ? interest.zoneContext(position: intent.pose.headPosition, role: bots[index].kind.role) : nil
+            reach.speaker(index, id: id, talking: intent.talking, zone: zone, now: now) { reachListeners() }
+        }
         guard let bytes = bots[index].session.pose(intent.pose, clientTimeMs: UInt32(truncatingIfNeeded: now / 1000)),
             let avatarId = bots[index].session.avatarId
         else { return }
@@ -493,6 +531,8 @@ public final class LoadRunner {
         message[1] = UInt8(truncatingIfNeeded: sequence)
         message[2] = UInt8(truncatingIfNeeded: sequence >> 8)
         voiceSendTimes.record(speaker: speaker, sequence: sequence, at: now)
+        // VOICE's level byte (offset 3): bit 7 is voice activity, which is what the server routes by.
+        reach.sent(bot: index, sequence: sequence, voiced: message[3] & 0x80 != 0)
         send(message, from: index, channel: .voice)
         voiceFramesSent += 1
         voiceSpeakers.insert(index)
@@ -514,13 +554,28 @@ public final class LoadRunner {
             return
         }
         voiceFramesDelivered += UInt64(frames.count)
+        if reach.isTracking {
+            for frame in frames { reach.heard(listener: index, speaker: frame.speakerId, sequence: frame.sequence) }
+        }
         let latencies = voiceListeners[index]?.receive(frames, at: now, sendTimes: voiceSendTimes) ?? []
         for latency in latencies { voiceLatency.record(micros: latency) }
     }
 
     /// Plays the listeners' jitter buffers out to `now`: slots that passed without their frame count as lost.
+    /// Judges the broadcast spurts whose frames have had time to arrive.
     private func playOutVoice(at now: UInt64) {
         for index in voiceListenerIndices { voiceListeners[index]?.advance(to: now) }
+        reach.advance(now: now)
+    }
+
+    /// The listeners broadcast reach is judged over: connected measuring bots in relay mode whose position is
+    /// known (a mix listener's stream does not name speakers).
+    private func reachListeners() -> [BroadcastReachTracker.Listener] {
+        voiceListenerIndices.compactMap { i in
+            let bot = bots[i]
+            guard bot.connected, let head = bot.head, !bot.mixListener || bot.voiceMode?.mode == .relay else { return nil }
+            return BroadcastReachTracker.Listener(bot: i, zone: interest.zoneContext(position: head, role: bot.kind.role))
+        }
     }
 
     /// The voice figures of the report; nil fields mean not measured (no bot talked, or none measured voice).
@@ -547,10 +602,12 @@ public final class LoadRunner {
             } else {
                 notes.append(
                     "voice: \(listeners.count) listeners measured \(totals.streams) streams; \(totals.skipped) slots "
-                        + "passed as pauses between talk spurts (a loss burst longer than the playout slack counts "
-                        + "there, not as lost)")
+                        + "passed as pauses between talk spurts or as not sent (a loss burst longer than the playout "
+                        + "slack counts there, not as lost); \(totals.resumes) gaps were the server's routing (frames "
+                        + "marked resumes), not loss")
             }
         }
+        addBroadcastReach(to: &report)
         let mix = bots.filter(\.mixListener)
         if !mix.isEmpty {
             let granted = mix.filter { $0.voiceMode?.mode == .mix }.count
@@ -567,6 +624,24 @@ public final class LoadRunner {
                 "voice mix: \(mixed) mixed frames (speaker 0) received; the mixed stream counts in frames received/"
                     + "lost and streams per listener, not in voice latency (it carries the mix's own sequence)")
         }
+    }
+
+    /// Broadcast reach over the run's judged spurts (`BroadcastReachTracker`); nil when none was judged.
+    private func addBroadcastReach(to report: inout LoadReport) {
+        reach.finish(now: MonotonicClock.nowMicros(), listeners: reachListeners())
+        report.voiceBroadcastReachMinPercent = reach.minimum
+        report.voiceBroadcastReachMeanPercent = reach.mean
+        guard !reach.reachPercents.isEmpty || reach.spurtsLeftOut > 0 else { return }
+        var text =
+            "voice reach: \(reach.reachPercents.count) broadcast talk spurts judged (\(reach.worldSpurts) world, "
+            + "\(reach.zoneSpurts) zone) over measuring relay listeners in reach; \(reach.spurtsLeftOut) left out "
+            + "(no voiced frame, nobody in reach, speaker left, or too short at the end)"
+        if let range = reach.eligibleRange { text += "; \(range.lowerBound)–\(range.upperBound) listeners per spurt" }
+        if let lowest = reach.lowest, lowest.reached < lowest.eligible {
+            text += "; lowest: a \(lowest.reach.rawValue) broadcast of \(Fmt.fixed(lowest.seconds, 1)) s and "
+                + "\(lowest.frames) frames heard by \(lowest.reached) of \(lowest.eligible)"
+        }
+        notes.append(text)
     }
 
     private func handle(_ event: TransportEvent, host: Int) {
@@ -763,6 +838,7 @@ public final class LoadRunner {
                 max: steady.map(\.tickMillisP99).max())
             report.serverCpuCores = mean(steady.map(\.cpuCores))
             report.serverVoiceCpuCores = mean(steady.compactMap(\.voiceCpuCores))
+            report.serverVoiceAddedMs = Self.voiceAdded(samples: serverSamples, steadyFrom: serverSamples.count - steady.count)
             report.serverDatagramsInPerSecond = mean(steady.map(\.datagramsInPerSecond))
             report.serverDatagramsOutPerSecond = mean(steady.map(\.datagramsOutPerSecond))
             if let first = serverSamples.first, let last = serverSamples.last {

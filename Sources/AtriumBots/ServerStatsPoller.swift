@@ -1,3 +1,4 @@
+import AtriumReport
 import Foundation
 import Synchronization
 
@@ -37,6 +38,7 @@ public final class ServerStatsPoller: Sendable {
         struct Tick: Decodable {
             var p50: Double
             var p99: Double
+            var max: Double?
         }
         var tick_ms: Tick
         var cpu_cores: Double
@@ -45,6 +47,13 @@ public final class ServerStatsPoller: Sendable {
         var tick_overruns: UInt64
         /// Nodes before voice routing do not report it.
         var voice_cpu_cores: Double?
+        /// Absent when the node relayed no voice in its last interval (or predates flush points).
+        var voice_added_ms: Tick?
+        struct Buckets: Decodable {
+            var bucket_us: UInt64
+            var counts: [UInt64]
+        }
+        var voice_added_since_start: Buckets?
     }
 
     private func fetch() -> ServerSample? {
@@ -67,6 +76,10 @@ public final class ServerStatsPoller: Sendable {
         return ServerSample(
             tickMillisP50: doc.tick_ms.p50, tickMillisP99: doc.tick_ms.p99, cpuCores: doc.cpu_cores,
             datagramsInPerSecond: doc.datagrams_in_per_s, datagramsOutPerSecond: doc.datagrams_out_per_s,
-            tickOverruns: doc.tick_overruns, voiceCpuCores: doc.voice_cpu_cores)
+            tickOverruns: doc.tick_overruns, voiceCpuCores: doc.voice_cpu_cores,
+            voiceAddedMs: doc.voice_added_ms.map { Percentiles(p50: $0.p50, p99: $0.p99, max: $0.max) },
+            voiceAddedSinceStart: doc.voice_added_since_start.map {
+                LatencyBuckets(bucketMicros: max(1, $0.bucket_us), counts: $0.counts)
+            })
     }
 }

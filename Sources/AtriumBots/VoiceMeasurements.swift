@@ -47,6 +47,8 @@ enum VoiceBundleScan {
         var sequence: UInt16
         var level: VoiceLevel
         var opusLength: Int
+        /// The frame's resumes mark (PROTOCOL.md §17.3).
+        var resumes = false
     }
 
     /// The bundle's frames, or nil when the message is not a well-formed VOICE_BUNDLE.
@@ -63,15 +65,22 @@ enum VoiceBundleScan {
         guard let count = validFrameCount(bytes) else { return false }
         var at = 2
         for _ in 0..<count {
-            let length = Int(bytes[at + 5]) | Int(bytes[at + 6]) << 8
+            let field = lengthField(bytes, at)
+            let length = Int(field & ~WireLimits.voiceResumesBit)
             body(
                 Frame(
                     speakerId: UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8,
                     sequence: UInt16(bytes[at + 2]) | UInt16(bytes[at + 3]) << 8,
-                    level: VoiceLevel(rawValue: bytes[at + 4]), opusLength: length))
+                    level: VoiceLevel(rawValue: bytes[at + 4]), opusLength: length,
+                    resumes: field & WireLimits.voiceResumesBit != 0))
             at += VoiceBundle.frameBytes(opusLength: length)
         }
         return true
+    }
+
+    /// The u16 resumes | opusLength field of the frame starting at `at`.
+    private static func lengthField(_ bytes: [UInt8], _ at: Int) -> UInt16 {
+        UInt16(bytes[at + 5]) | UInt16(bytes[at + 6]) << 8
     }
 
     /// The frame count when every frame lies inside the message and the message ends with the last one.
@@ -82,7 +91,7 @@ enum VoiceBundleScan {
         var at = 2
         for _ in 0..<count {
             guard bytes.count - at >= 7 else { return nil }
-            let length = Int(bytes[at + 5]) | Int(bytes[at + 6]) << 8
+            let length = Int(lengthField(bytes, at) & ~WireLimits.voiceResumesBit)
             guard length >= 1, length <= WireLimits.maxVoicePacketBytes, bytes.count - at - 7 >= length else {
                 return nil
             }
@@ -131,6 +140,8 @@ struct VoiceFrameTotals: Equatable {
     /// Slots taken for pauses between talk spurts. A burst of losses longer than the playout delay's slack
     /// looks like a pause to a listener and lands here, not in `lost` (`VoiceStreamStats.skipped`).
     var skipped = 0
+    /// Gaps the server marked as routing (a frame marked `resumes` after them), not counted as lost.
+    var resumes = 0
     var streams = 0
 
     mutating func add(_ s: VoiceStreamStats) {
@@ -140,6 +151,7 @@ struct VoiceFrameTotals: Equatable {
         gaps += s.gaps
         longestGap = max(longestGap, s.longestGap)
         skipped += s.skipped
+        resumes += s.resumes
         streams += 1
     }
 
@@ -151,6 +163,7 @@ struct VoiceFrameTotals: Equatable {
         sum.gaps += b.gaps
         sum.longestGap = max(a.longestGap, b.longestGap)
         sum.skipped += b.skipped
+        sum.resumes += b.resumes
         sum.streams += b.streams
         return sum
     }
@@ -189,7 +202,7 @@ struct VoiceListener {
         for frame in frames {
             // The audio is never decoded here, so the buffer holds no payload: it only orders and counts.
             buffers[frame.speakerId, default: VoiceJitterBuffer()].insert(
-                sequence: frame.sequence, payload: [], arrivalMicros: now)
+                sequence: frame.sequence, payload: [], arrivalMicros: now, resumes: frame.resumes)
             lastArrival[frame.speakerId] = now
             if frame.speakerId == VoiceBundle.mixedSpeakerId {
                 mixedFrames += 1

@@ -18,8 +18,12 @@ public struct VoiceStreamStats: Equatable, Sendable {
     /// Talk spurts (the first frame, and every frame that came after the buffer ran dry past its slot).
     public var spurts = 0
     /// Slots skipped as silence between spurts. A burst of losses longer than the playout delay's slack
-    /// looks exactly like a pause and is counted here, not in `lost`.
+    /// looks exactly like a pause and is counted here, not in `lost`. Slots the server did not send (before a
+    /// frame marked `resumes`) are counted here too.
     public var skipped = 0
+    /// Frames marked `resumes` (PROTOCOL.md §17.3) that came after a sequence gap: the stream came back after
+    /// the server chose not to route it, and the gap was not counted as lost.
+    public var resumes = 0
 
     public init() {}
 }
@@ -45,7 +49,9 @@ public enum VoicePlayout: Equatable, Sendable {
 /// extra time; playback just stretches). When the buffer has run dry and the next frame to play is
 /// overdue, the talker paused: the next frame that arrives starts a new talk spurt where it is (the slots
 /// skipped are silence, neither lost nor late) and the delay shrinks a quarter of the way back towards the
-/// initial delay. A slot that comes due while later frames wait is lost.
+/// initial delay. A slot that comes due while later frames wait is lost — unless a frame marked `resumes`
+/// (PROTOCOL.md §17.3) came after it: the server did not send the slots before such a frame, so they pass
+/// as skipped, never lost.
 ///
 ///     on each received frame:    buffer.insert(sequence:payload:arrivalMicros:)
 ///     every frame period (or more often):
@@ -73,6 +79,9 @@ public struct VoiceJitterBuffer: Sendable {
     private var anchor: Int64?
     /// Bit i: sequence cursor − 1 − i was played (for telling duplicates from late frames).
     private var playedMask: UInt64 = 0
+    /// Slots before this extended sequence that never came were not sent (the last `resumes` frame): they are
+    /// skipped, not lost.
+    private var notSentBefore: Int64 = 0
     private var currentGap = 0
 
     /// - Parameters:
@@ -99,11 +108,21 @@ public struct VoiceJitterBuffer: Sendable {
         case resynced
     }
 
-    /// Offers one received frame.
+    /// Offers one received frame. `resumes`: the frame's resumes mark (PROTOCOL.md §17.3) — the sender did
+    /// not send this stream's previous frame, so whatever is missing before it restarts the loss accounting
+    /// instead of counting as lost.
     @discardableResult
-    public mutating func insert(sequence: UInt16, payload: [UInt8], arrivalMicros: UInt64) -> Insertion {
+    public mutating func insert(
+        sequence: UInt16, payload: [UInt8], arrivalMicros: UInt64, resumes: Bool = false
+    ) -> Insertion {
         let now = Int64(clamping: arrivalMicros)
+        let highestBefore = highest
         let e = extend(sequence)
+        if resumes {
+            // Counted only when it excuses something: a gap behind the newest frame seen before it.
+            if let h = highestBefore, e > h + 1 { stats.resumes += 1 }
+            notSentBefore = max(notSentBefore, e)
+        }
         if e < cursor {
             // Already played or concealed.
             let back = cursor - 1 - e
@@ -164,31 +183,40 @@ public struct VoiceJitterBuffer: Sendable {
     public mutating func next(nowMicros: UInt64) -> VoicePlayout? {
         guard let anchor else { return nil }
         let now = Int64(clamping: nowMicros)
-        let due = anchor + cursor * frameMicros + delay
-        guard now >= due else { return nil }
-        let slot = Int(cursor % Int64(capacity))
-        let sequence = UInt16(truncatingIfNeeded: cursor)
-        if slotSequence[slot] == cursor {
-            let payload = slotPayload[slot]
-            slotSequence[slot] = -1
-            slotPayload[slot] = []
-            buffered -= 1
-            advance(played: true)
-            stats.played += 1
-            currentGap = 0
-            return .frame(sequence: sequence, payload: payload)
+        while true {
+            let due = anchor + cursor * frameMicros + delay
+            guard now >= due else { return nil }
+            let slot = Int(cursor % Int64(capacity))
+            let sequence = UInt16(truncatingIfNeeded: cursor)
+            if slotSequence[slot] == cursor {
+                let payload = slotPayload[slot]
+                slotSequence[slot] = -1
+                slotPayload[slot] = []
+                buffered -= 1
+                advance(played: true)
+                stats.played += 1
+                currentGap = 0
+                return .frame(sequence: sequence, payload: payload)
+            }
+            if cursor < notSentBefore {
+                // Never sent to this listener (a `resumes` frame follows): silence, not loss.
+                advance(played: false)
+                stats.skipped += 1
+                currentGap = 0
+                continue
+            }
+            if buffered > 0 {
+                // Later frames are here: this one is lost (or late, which counts the same at playout).
+                advance(played: false)
+                stats.lost += 1
+                if currentGap == 0 { stats.gaps += 1 }
+                currentGap += 1
+                stats.longestGap = max(stats.longestGap, currentGap)
+                return .missing(sequence: sequence)
+            }
+            // Dry: the talker paused, or the next frame is delayed (`insert` tells which when a frame comes).
+            return nil
         }
-        if buffered > 0 {
-            // Later frames are here: this one is lost (or late, which counts the same at playout).
-            advance(played: false)
-            stats.lost += 1
-            if currentGap == 0 { stats.gaps += 1 }
-            currentGap += 1
-            stats.longestGap = max(stats.longestGap, currentGap)
-            return .missing(sequence: sequence)
-        }
-        // Dry: the talker paused, or the next frame is delayed (`insert` tells which when a frame comes).
-        return nil
     }
 
     /// Frames waiting to be played.

@@ -8,7 +8,10 @@ enum MetricDirection: Sendable, Equatable {
         return .neutral
     }
 
-    private static let higherIsBetterKeys: Set<String> = ["bots.connected", "snapshots_per_s_per_bot.mean"]
+    private static let higherIsBetterKeys: Set<String> = [
+        "bots.connected", "snapshots_per_s_per_bot.mean", "voice_broadcast_reach_pct.min",
+        "voice_broadcast_reach_pct.mean",
+    ]
 
     /// Latencies, bytes, CPU, failures, gaps, loss, late voice frames, tick time and overruns, and the tool's
     /// own strain. Bandwidth and datagram rates, voice frames received and streams per listener, bot counts
@@ -18,7 +21,7 @@ enum MetricDirection: Sendable, Equatable {
         "voice_frames.late", "voice_frames.lost", "voice_gaps",
         "pose_bytes", "snapshot_gaps_per_bot_per_min",
         "bots.failed", "bots.failure_reasons",
-        "server.tick_ms", "server.tick_overruns", "server.cpu_cores", "server.voice_cpu_cores",
+        "server.tick_ms", "server.tick_overruns", "server.cpu_cores", "server.voice_cpu_cores", "server.voice_added_ms",
         "bot.cpu_cores", "bot.send_lag_ms_max", "bot_saturated",
     ]
 }

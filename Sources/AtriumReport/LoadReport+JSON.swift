@@ -78,6 +78,10 @@ extension LoadReport {
                 ("count", .number(voiceGaps)),
                 ("longest_frames", .number(voiceLongestGapFrames)),
             ])),
+            ("voice_broadcast_reach_pct", .object([
+                ("min", .number(voiceBroadcastReachMinPercent)),
+                ("mean", .number(voiceBroadcastReachMeanPercent)),
+            ])),
             ("down_kbps_per_bot", meanP99(downKbpsPerBot)),
             ("up_kbps_per_bot", meanP99(upKbpsPerBot)),
             ("down_datagrams_per_s_per_bot", mean(downDatagramsPerSecondPerBot)),
@@ -92,6 +96,7 @@ extension LoadReport {
                 ("tick_ms", pct(serverTickMs)),
                 ("cpu_cores", .number(serverCpuCores)),
                 ("voice_cpu_cores", .number(serverVoiceCpuCores)),
+                ("voice_added_ms", pct(serverVoiceAddedMs)),
                 ("datagrams_in_per_s", .number(serverDatagramsInPerSecond)),
                 ("datagrams_out_per_s", .number(serverDatagramsOutPerSecond)),
                 ("tick_overruns", .number(serverTickOverruns)),
@@ -137,6 +142,8 @@ extension LoadReport {
         r.voiceFramesLost = file.voice_frames?.lost
         r.voiceGaps = file.voice_gaps?.count
         r.voiceLongestGapFrames = file.voice_gaps?.longest_frames
+        r.voiceBroadcastReachMinPercent = file.voice_broadcast_reach_pct?.min
+        r.voiceBroadcastReachMeanPercent = file.voice_broadcast_reach_pct?.mean
         r.downKbpsPerBot = file.down_kbps_per_bot ?? MeanP99()
         r.upKbpsPerBot = file.up_kbps_per_bot ?? MeanP99()
         r.downDatagramsPerSecondPerBot = file.down_datagrams_per_s_per_bot?.mean
@@ -148,6 +155,7 @@ extension LoadReport {
         r.serverTickMs = file.server?.tick_ms ?? Percentiles()
         r.serverCpuCores = file.server?.cpu_cores
         r.serverVoiceCpuCores = file.server?.voice_cpu_cores
+        r.serverVoiceAddedMs = file.server?.voice_added_ms ?? Percentiles()
         r.serverDatagramsInPerSecond = file.server?.datagrams_in_per_s
         r.serverDatagramsOutPerSecond = file.server?.datagrams_out_per_s
         r.serverTickOverruns = file.server?.tick_overruns
@@ -186,6 +194,10 @@ private struct ReportFile: Decodable {
         var count: Double?
         var longest_frames: Double?
     }
+    struct MinMean: Decodable {
+        var min: Double?
+        var mean: Double?
+    }
     struct PoseBytes: Decodable {
         var delta_mean: Double?
         var absolute_mean: Double?
@@ -194,6 +206,7 @@ private struct ReportFile: Decodable {
         var tick_ms: Percentiles?
         var cpu_cores: Double?
         var voice_cpu_cores: Double?
+        var voice_added_ms: Percentiles?
         var datagrams_in_per_s: Double?
         var datagrams_out_per_s: Double?
         var tick_overruns: Double?
@@ -221,6 +234,7 @@ private struct ReportFile: Decodable {
     var voice_streams_per_listener: Max?
     var voice_frames: VoiceFrames?
     var voice_gaps: VoiceGaps?
+    var voice_broadcast_reach_pct: MinMean?
     var down_kbps_per_bot: MeanP99?
     var up_kbps_per_bot: MeanP99?
     var down_datagrams_per_s_per_bot: Mean?

@@ -155,6 +155,10 @@ public struct LoadReport: Sendable, Equatable {
     /// Runs of consecutive lost frames (each one an audible dropout), and the longest run, in frames.
     public var voiceGaps: Double?
     public var voiceLongestGapFrames: Double?
+    /// Per broadcast talk spurt, the percentage of measuring listeners in its reach (by the routing rules) that
+    /// received at least one of its frames: the lowest and the mean over the spurts.
+    public var voiceBroadcastReachMinPercent: Double?
+    public var voiceBroadcastReachMeanPercent: Double?
 
     // Bandwidth and delivery, per bot
     public var downKbpsPerBot: MeanP99
@@ -171,6 +175,8 @@ public struct LoadReport: Sendable, Equatable {
     public var serverTickMs: Percentiles
     public var serverCpuCores: Double?
     public var serverVoiceCpuCores: Double?
+    /// Server-added voice latency (the node's own measure: VOICE decoded → the flush that sent it), ms.
+    public var serverVoiceAddedMs: Percentiles
     public var serverDatagramsInPerSecond: Double?
     public var serverDatagramsOutPerSecond: Double?
     public var serverTickOverruns: Double?
@@ -216,6 +222,8 @@ public struct LoadReport: Sendable, Equatable {
         self.voiceFramesLost = nil
         self.voiceGaps = nil
         self.voiceLongestGapFrames = nil
+        self.voiceBroadcastReachMinPercent = nil
+        self.voiceBroadcastReachMeanPercent = nil
         self.downKbpsPerBot = MeanP99()
         self.upKbpsPerBot = MeanP99()
         self.downDatagramsPerSecondPerBot = nil
@@ -227,6 +235,7 @@ public struct LoadReport: Sendable, Equatable {
         self.serverTickMs = Percentiles()
         self.serverCpuCores = nil
         self.serverVoiceCpuCores = nil
+        self.serverVoiceAddedMs = Percentiles()
         self.serverDatagramsInPerSecond = nil
         self.serverDatagramsOutPerSecond = nil
         self.serverTickOverruns = nil

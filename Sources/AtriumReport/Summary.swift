@@ -64,6 +64,9 @@ extension LoadReport {
             Row(label: "tick overruns", cells: [Fmt.count(serverTickOverruns)]),
             Row(label: "CPU cores", cells: [f(serverCpuCores)]),
             Row(label: "voice CPU cores", cells: [f(serverVoiceCpuCores)]),
+            Row(label: "voice added p50 ms", cells: [f(serverVoiceAddedMs.p50)]),
+            Row(label: "voice added p99 ms", cells: [f(serverVoiceAddedMs.p99)]),
+            Row(label: "voice added max ms", cells: [f(serverVoiceAddedMs.max)]),
             Row(label: "datagrams in/s", cells: [f(serverDatagramsInPerSecond)]),
             Row(label: "datagrams out/s", cells: [f(serverDatagramsOutPerSecond)]),
         ]
@@ -103,6 +106,8 @@ extension LoadReport {
                 Row(label: "frames lost", cells: [Fmt.count(voiceFramesLost)]),
                 Row(label: "gaps", cells: [Fmt.count(voiceGaps)]),
                 Row(label: "longest gap, frames", cells: [Fmt.count(voiceLongestGapFrames)]),
+                Row(label: "broadcast reach min %", cells: [f(voiceBroadcastReachMinPercent)]),
+                Row(label: "broadcast reach mean %", cells: [f(voiceBroadcastReachMeanPercent)]),
             ]),
             SummarySection(title: "Server", columns: [""], rows: server),
             SummarySection(title: "Tool", columns: [""], rows: tool),

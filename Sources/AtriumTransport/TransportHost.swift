@@ -240,6 +240,26 @@ public final class TransportHost {
         resolve(peer)?.pointee.roundTripTime  // field read of a live, validated peer
     }
 
+    /// Stops ENet's packet throttle from dropping this peer's unreliable packets, in both directions.
+    ///
+    /// ENet lowers a peer's throttle whenever a round trip takes longer than the last one plus twice its
+    /// variance, and then drops that share of unreliable packets (voice, snapshots) at the sender — a busy
+    /// thread's late acknowledgement is enough, even on loopback. Atrium budgets its own unreliable traffic
+    /// (snapshot bytes per recipient, N voice streams), so the throttle only loses packets: a deceleration of 0
+    /// keeps it at full rate. `enet_peer_throttle_configure` also tells the remote end, whose peer then keeps
+    /// its packets too.
+    public func keepUnreliablePackets(_ peer: PeerHandle) {
+        guard let p = resolve(peer) else { return }
+        // C call: `p` is a live peer of our host (validated by resolve); queues a reliable THROTTLE_CONFIGURE.
+        enet_peer_throttle_configure(
+            p, UInt32(ENET_PEER_PACKET_THROTTLE_INTERVAL), UInt32(ENET_PEER_PACKET_THROTTLE_ACCELERATION), 0)
+    }
+
+    /// The peer's throttle deceleration (0 after `keepUnreliablePackets`, here or from the remote end).
+    func packetThrottleDeceleration(_ peer: PeerHandle) -> UInt32? {
+        resolve(peer)?.pointee.packetThrottleDeceleration  // field read of a live, validated peer
+    }
+
     /// `enet_peer_timeout`: limit (in retries), minimum and maximum time before ENet gives up.
     public func setTimeout(_ peer: PeerHandle, limit: UInt32, minimumMilliseconds: UInt32, maximumMilliseconds: UInt32) {
         guard let p = resolve(peer) else { return }

@@ -1,9 +1,10 @@
 /// Protocol versions. The client offers [minVersion, maxVersion] in HELLO; the server picks the highest
 /// version both support or answers DENY(version_mismatch) carrying its own range.
 public enum ProtocolVersion {
-    /// Version 2: delta snapshots (version 1 sent full snapshots; PROTOCOL.md §11).
-    public static let current: UInt16 = 3
-    public static let supported: ClosedRange<UInt16> = 3...3
+    /// Version 4: VOICE_BUNDLE frames carry the `resumes` bit (PROTOCOL.md §11.1 has the history). A v3
+    /// client would reject that bit as a bad opusLength, so v3 is refused rather than sent it.
+    public static let current: UInt16 = 4
+    public static let supported: ClosedRange<UInt16> = 4...4
 
     /// The highest version in both the client's range and `supported`; nil if there is none
     /// (including an empty client range, clientMin > clientMax).

@@ -6,7 +6,7 @@
 //   0x12 VOICE_CONTROL ch0  u8 action, u16 target
 // server → client
 //   0x90 VOICE_BUNDLE  ch2  u8 frameCount (1…255), frameCount × (u16 speakerId, u16 sequence, u8 level,
-//                           u16 opusLength (1…1275), opusLength bytes)
+//                           u16 resumes (bit 15) | opusLength (bits 0–14, 1…1275), opusLength bytes)
 //   0x91 VOICE_MODE    ch0  u8 mode, u8 reason
 //
 // The wire layer checks sizes and codes only. Whether the Opus bytes are a valid packet (RFC 6716 §3.4) is
@@ -20,6 +20,8 @@ extension WireLimits {
     public static let voiceBundleDatagramBytes = 1200
     /// frameCount is a u8 and at least 1.
     public static let maxVoiceBundleFrames = 255
+    /// In a VOICE_BUNDLE frame's u16 opusLength field: bit 15 is the `resumes` flag (PROTOCOL.md §17.3).
+    public static let voiceResumesBit: UInt16 = 0x8000
 }
 
 /// An RFC 6464 audio level byte: bit 7 voice activity, bits 0–6 the level in −dBov (0 = loudest, 127 =
@@ -151,7 +153,7 @@ public struct VoiceFrame: Equatable, Sendable {
 }
 
 /// Server → client, channel 2: every voice frame for this listener since the last flush, one message per
-/// listener per tick (split into several when they do not fit 1200 bytes; see `VoiceBundleWriter`).
+/// listener per flush (split into several when they do not fit 1200 bytes; see `VoiceBundleWriter`).
 public struct VoiceBundle: Equatable, Sendable {
     /// Speaker id of the frames of the server's mix in mix mode; never an avatar id.
     public static let mixedSpeakerId: UInt16 = 0
@@ -163,12 +165,17 @@ public struct VoiceBundle: Equatable, Sendable {
         public var sequence: UInt16
         public var level: VoiceLevel
         public var opus: [UInt8]
+        /// The server did not forward this speaker's previous frame (as it received it) to this listener, or
+        /// this is the first frame the listener gets from it: the stream resumes after the server chose not to
+        /// route it, so a sequence gap before this frame is not loss (PROTOCOL.md §17.3).
+        public var resumes: Bool
 
-        public init(speakerId: UInt16, sequence: UInt16, level: VoiceLevel, opus: [UInt8]) {
+        public init(speakerId: UInt16, sequence: UInt16, level: VoiceLevel, opus: [UInt8], resumes: Bool = false) {
             self.speakerId = speakerId
             self.sequence = sequence
             self.level = level
             self.opus = opus
+            self.resumes = resumes
         }
     }
 
@@ -192,7 +199,7 @@ public struct VoiceBundle: Equatable, Sendable {
             w.writeU16(f.speakerId)
             w.writeU16(f.sequence)
             w.writeU8(f.level.rawValue)
-            w.writeU16(UInt16(f.opus.count))
+            w.writeU16(UInt16(f.opus.count) | (f.resumes ? WireLimits.voiceResumesBit : 0))
             w.writeBytes(f.opus)
         }
     }
@@ -208,7 +215,13 @@ public struct VoiceBundle: Equatable, Sendable {
             let speaker = try r.readU16()
             let sequence = try r.readU16()
             let level = VoiceLevel(rawValue: try r.readU8())
-            frames.append(Frame(speakerId: speaker, sequence: sequence, level: level, opus: try r.readOpus()))
+            let field = try r.readU16()
+            let length = Int(field & ~WireLimits.voiceResumesBit)
+            try VoiceFrame.checkLength(length)
+            frames.append(
+                Frame(
+                    speakerId: speaker, sequence: sequence, level: level, opus: try r.readBytes(count: length),
+                    resumes: field & WireLimits.voiceResumesBit != 0))
         }
         return VoiceBundle(frames: frames)
     }
@@ -251,10 +264,10 @@ public struct VoiceBundleWriter: Sendable {
 
     /// Adds one frame. False (and nothing added) when it does not fit into `maxBytes` or the 255-frame limit:
     /// take the message with `finish()` and append again. An Opus packet outside 1…1275 bytes is never added
-    /// (also false): a caller should have validated it.
+    /// (also false): a caller should have validated it. `resumes` sets the frame's resumes bit.
     @discardableResult
     public mutating func append<Bytes: Collection<UInt8>>(
-        speakerId: UInt16, sequence: UInt16, level: VoiceLevel, opus: Bytes
+        speakerId: UInt16, sequence: UInt16, level: VoiceLevel, opus: Bytes, resumes: Bool = false
     ) -> Bool {
         let length = opus.count
         guard length >= 1, length <= WireLimits.maxVoicePacketBytes else { return false }
@@ -266,8 +279,9 @@ public struct VoiceBundleWriter: Sendable {
         buffer.append(UInt8(truncatingIfNeeded: sequence))
         buffer.append(UInt8(truncatingIfNeeded: sequence >> 8))
         buffer.append(level.rawValue)
-        buffer.append(UInt8(truncatingIfNeeded: length))
-        buffer.append(UInt8(truncatingIfNeeded: length >> 8))
+        let field = UInt16(length) | (resumes ? WireLimits.voiceResumesBit : 0)
+        buffer.append(UInt8(truncatingIfNeeded: field))
+        buffer.append(UInt8(truncatingIfNeeded: field >> 8))
         buffer.append(contentsOf: opus)
         frameCount += 1
         return true

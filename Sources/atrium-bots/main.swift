@@ -112,7 +112,10 @@ struct Run: ParsableCommand {
                 return ServerSample(
                     tickMillisP50: s.tickMillisP50, tickMillisP99: s.tickMillisP99, cpuCores: s.workerCpuCores,
                     datagramsInPerSecond: s.datagramsInPerSecond, datagramsOutPerSecond: s.datagramsOutPerSecond,
-                    tickOverruns: s.tickOverruns, voiceCpuCores: s.voiceCpuCores)
+                    tickOverruns: s.tickOverruns, voiceCpuCores: s.voiceCpuCores,
+                    voiceAddedMs: s.voiceAddedMillis.map { Percentiles(p50: $0.p50, p99: $0.p99, max: $0.max) },
+                    voiceAddedSinceStart: s.voiceAddedCounts.isEmpty
+                        ? nil : LatencyBuckets(bucketMicros: NodeStatistics.voiceAddedBucketMicros, counts: s.voiceAddedCounts))
             }
         }
 

@@ -65,9 +65,9 @@ import Testing
     @Test("behaviours whose zones the world lacks wander instead")
     func fallbacks() {
         let expected: [String: Set<BehaviourKind>] = [
-            "expo-hall": [.podiumSpeaker, .sitListen, .breakout, .teacher],
+            "expo-hall": [.podiumSpeaker, .villageHeadBroadcast, .sitListen, .breakout, .teacher],
             "village-assembly": [.visitBooths, .gatherStage, .presenter, .sitListen, .breakout, .teacher],
-            "classroom": [.visitBooths, .gatherStage, .presenter, .podiumSpeaker],
+            "classroom": [.visitBooths, .gatherStage, .presenter, .podiumSpeaker, .villageHeadBroadcast],
         ]
         for (id, wandering) in expected {
             let world = Worlds.named(id)

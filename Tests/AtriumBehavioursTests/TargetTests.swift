@@ -151,6 +151,29 @@ import Testing
         }
     }
 
+    @Test(arguments: [1, 3])
+    func villageHeadsBroadcastFromTheBroadcastRoom(heads: Int) {
+        let world = Worlds.named("village-assembly")
+        let room = world.zone(id: "broadcast-room")!
+        let bots = simulateGroup(.villageHeadBroadcast, world: world, count: heads, rate: 10, duration: 300, duty: 0.05)
+        #expect(BehaviourKind.villageHeadBroadcast.role == .villageHead)
+        for (k, samples) in bots.enumerated() {
+            // From the gate to the room (about 55 m) within a minute, then it stays.
+            let inside = samples.filter { room.contains($0.head) }
+            let arrival = inside.first?.time ?? .infinity
+            #expect(arrival < 60, "head \(k) reached the room at \(arrival)")
+            #expect(samples.filter { $0.time > 70 }.allSatisfy { room.contains($0.head) }, "head \(k) left the room")
+            // In the room it speaks like a presenter (80 % of the time); on the way, like anyone (5 %).
+            let there = samples.filter { $0.time > 70 }
+            let onTheWay = samples.filter { $0.time < arrival - 1 }
+            #expect(talkingShare(there) > 0.65, "head \(k) talks \(talkingShare(there)) in the room")
+            #expect(onTheWay.isEmpty || talkingShare(onTheWay) < 0.3)
+        }
+        // Side by side, not on top of each other.
+        let ends = bots.map { $0.last!.head }
+        for i in ends.indices { for j in ends.indices where j > i { #expect(Vec3.distance(ends[i], ends[j]) > 1) } }
+    }
+
     @Test(arguments: [1, 2, 3, 5])
     func podiumSpeakersTakeTurns(speakers: Int) {
         let world = Worlds.named("village-assembly")

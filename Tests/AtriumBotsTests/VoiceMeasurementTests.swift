@@ -40,19 +40,20 @@ import Testing
 
     // MARK: bundle scan
 
-    static func bundle(_ frames: [(UInt16, UInt16, Int)]) -> [UInt8] {
+    /// Frames (speaker, sequence, Opus length); those whose speaker is in `resuming` are marked resumes.
+    static func bundle(_ frames: [(UInt16, UInt16, Int)], resuming: Set<UInt16> = []) -> [UInt8] {
         ServerMessage.voiceBundle(
             VoiceBundle(
                 frames: frames.map {
                     VoiceBundle.Frame(
                         speakerId: $0.0, sequence: $0.1, level: VoiceLevel(voiceActivity: true, minusDBov: 30),
-                        opus: Array(repeating: 0xF8, count: $0.2))
+                        opus: Array(repeating: 0xF8, count: $0.2), resumes: resuming.contains($0.0))
                 })
         ).encode(codec: nil)
     }
 
     @Test func bundleScanAgreesWithTheDecoder() throws {
-        let bytes = Self.bundle([(5, 65_535, 60), (9, 3, 1), (0, 400, 1275)])
+        let bytes = Self.bundle([(5, 65_535, 60), (9, 3, 1), (0, 400, 1275), (11, 7, 1275)], resuming: [9, 11])
         guard case .voiceBundle(let decoded) = try ServerMessage.decode(bytes, codec: nil) else {
             Issue.record("not a bundle")
             return
@@ -62,7 +63,8 @@ import Testing
         #expect(scanned.map(\.sequence) == decoded.frames.map(\.sequence))
         #expect(scanned.map(\.level) == decoded.frames.map(\.level))
         #expect(scanned.map(\.opusLength) == decoded.frames.map(\.opus.count))
-        #expect(VoiceBundleScan.validFrameCount(bytes) == 3)
+        #expect(scanned.map(\.resumes) == decoded.frames.map(\.resumes) && scanned.map(\.resumes) == [false, true, false, true])
+        #expect(VoiceBundleScan.validFrameCount(bytes) == 4)
     }
 
     @Test func bundleScanRefusesWhatTheDecoderRefuses() {
@@ -236,7 +238,61 @@ import Testing
         #expect(sample.cpuCores == 0.4 && sample.tickOverruns == 2 && sample.voiceCpuCores == nil)
         let new = old.dropLast() + #","voice_cpu_cores":0.25}"#
         #expect(ServerStatsPoller.sample(from: Data(new.utf8))?.voiceCpuCores == 0.25)
+        #expect(ServerStatsPoller.sample(from: Data(new.utf8))?.voiceAddedMs == nil)
+        let flushes = old.dropLast() + #","voice_added_ms":{"p50":9.5,"p99":17.25,"max":31}}"#
+        #expect(ServerStatsPoller.sample(from: Data(flushes.utf8))?.voiceAddedMs == Percentiles(p50: 9.5, p99: 17.25, max: 31))
+        let buckets = old.dropLast() + #","voice_added_since_start":{"bucket_us":250,"counts":[0,3,1]}}"#
+        #expect(ServerStatsPoller.sample(from: Data(buckets.utf8))?.voiceAddedSinceStart == LatencyBuckets(bucketMicros: 250, counts: [0, 3, 1]))
         #expect(ServerStatsPoller.sample(from: Data("{}".utf8)) == nil)
+    }
+}
+
+@Suite struct LatencyBucketTests {
+    static func sample(_ counts: [UInt64]?, interval: Percentiles? = nil) -> ServerSample {
+        ServerSample(
+            tickMillisP50: 1, tickMillisP99: 2, cpuCores: 0.1, datagramsInPerSecond: 1, datagramsOutPerSecond: 1,
+            tickOverruns: 0, voiceAddedMs: interval,
+            voiceAddedSinceStart: counts.map { LatencyBuckets(bucketMicros: 1000, counts: $0) })
+    }
+
+    @Test func percentilesAreUpperBucketEdges() {
+        // 100 values: 90 in [0, 1) ms, 9 in [5, 6), 1 in [20, 21).
+        var counts = [UInt64](repeating: 0, count: 21)
+        counts[0] = 90
+        counts[5] = 9
+        counts[20] = 1
+        let b = LatencyBuckets(bucketMicros: 1000, counts: counts)
+        #expect(b.percentiles == Percentiles(p50: 1, p99: 6, max: 21))
+        #expect(b.millis(atPercentile: 90) == 1 && b.millis(atPercentile: 91) == 6 && b.millis(atPercentile: 100) == 21)
+        #expect(LatencyBuckets(bucketMicros: 1000, counts: [0, 0]).percentiles == Percentiles())
+    }
+
+    @Test func aWindowIsTheDifferenceOfTwoSnapshots() {
+        let early = LatencyBuckets(bucketMicros: 250, counts: [5, 1])
+        let late = LatencyBuckets(bucketMicros: 250, counts: [7, 1, 4])
+        #expect(late.since(early) == LatencyBuckets(bucketMicros: 250, counts: [2, 0, 4]))
+        #expect(late.since(nil) == late)
+        #expect(early.since(late) == nil, "counts went down: the node restarted")
+        #expect(late.since(LatencyBuckets(bucketMicros: 500, counts: [1])) == nil)
+    }
+
+    @Test func theRunsFigureComesFromTheSteadyWindowsBuckets() {
+        // Ramp-up (samples 0 and 1) had slow frames; the steady part is all fast but one 19 ms copy.
+        let samples = [
+            Self.sample([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 50]),
+            Self.sample([10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 50]),
+            Self.sample([110, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 50]),
+            Self.sample([209, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 50]),
+        ]
+        #expect(LoadRunner.voiceAdded(samples: samples, steadyFrom: 2) == Percentiles(p50: 1, p99: 1, max: 20))
+        // Nodes without buckets: the per-second figures.
+        let old = [
+            Self.sample(nil, interval: Percentiles(p50: 5, p99: 15, max: 18)),
+            Self.sample(nil, interval: Percentiles(p50: 7, p99: 16, max: 30)),
+            Self.sample(nil),
+        ]
+        #expect(LoadRunner.voiceAdded(samples: old, steadyFrom: 0) == Percentiles(p50: 5, p99: 16, max: 30))
+        #expect(LoadRunner.voiceAdded(samples: [], steadyFrom: 0) == Percentiles())
     }
 }
 
@@ -250,7 +306,10 @@ import Testing
             return s.ticks == 0 ? nil : ServerSample(
                 tickMillisP50: s.tickMillisP50, tickMillisP99: s.tickMillisP99, cpuCores: s.workerCpuCores,
                 datagramsInPerSecond: s.datagramsInPerSecond, datagramsOutPerSecond: s.datagramsOutPerSecond,
-                tickOverruns: s.tickOverruns, voiceCpuCores: s.voiceCpuCores)
+                tickOverruns: s.tickOverruns, voiceCpuCores: s.voiceCpuCores,
+                voiceAddedMs: s.voiceAddedMillis.map { Percentiles(p50: $0.p50, p99: $0.p99, max: $0.max) },
+                voiceAddedSinceStart: s.voiceAddedCounts.isEmpty
+                    ? nil : LatencyBuckets(bucketMicros: NodeStatistics.voiceAddedBucketMicros, counts: s.voiceAddedCounts))
         }
         runner.serverAddress = TransportAddress(host: "127.0.0.1", port: node.port)
         let report = runner.run(startedAt: "2026-01-01T00:00:00Z") { _ in }
@@ -290,5 +349,8 @@ import Testing
         #expect(streams >= 1 && streams <= 8)
         #expect(report.notes.contains { $0.hasPrefix("voice mix: 2 bots asked for mix: 2 granted") }, "\(report.notes)")
         #expect(report.timeline.contains { $0.voiceP99 != nil })
+        // The node times its own part; it cannot exceed what the bots measured end to end.
+        let added = try #require(report.serverVoiceAddedMs.p50)
+        #expect(added > 0 && added <= (report.voiceLatencyMs.max ?? 0) && report.serverVoiceAddedMs.max != nil)
     }
 }

@@ -6,6 +6,8 @@ import Testing
     struct Packet {
         var sequence: UInt16
         var arrival: UInt64
+        /// The server's resumes mark (PROTOCOL.md §17.3).
+        var resumes = false
     }
 
     /// Feeds `packets` (in any order) into a buffer, polling every 5 ms until `end`; returns what played.
@@ -16,7 +18,9 @@ import Testing
         var now: UInt64 = 0
         while now <= end {
             while i < ordered.count && ordered[i].arrival <= now {
-                buffer.insert(sequence: ordered[i].sequence, payload: [UInt8(truncatingIfNeeded: ordered[i].sequence)], arrivalMicros: ordered[i].arrival)
+                buffer.insert(
+                    sequence: ordered[i].sequence, payload: [UInt8(truncatingIfNeeded: ordered[i].sequence)],
+                    arrivalMicros: ordered[i].arrival, resumes: ordered[i].resumes)
                 i += 1
             }
             while let next = buffer.next(nowMicros: now) { out.append(next) }
@@ -144,5 +148,57 @@ import Testing
         let out = Self.run(packets, until: 3_000_000, buffer: &buffer)
         #expect(buffer.stats.resyncs == 1 && Self.playedSequences(out).suffix(20) == ArraySlice((0..<20).map { 5000 + UInt16($0) }))
         #expect(buffer.stats.lost == 0)
+    }
+
+    /// `stream` with the frames at `notSent` never sent and the frame after each such run marked resumes.
+    static func routed(count: Int, notSent: Set<Int>, lost: Set<Int> = []) -> [Packet] {
+        var packets = stream(count: count) { notSent.contains($0) || lost.contains($0) ? nil : 0 }
+        for i in packets.indices {
+            let k = Int(packets[i].sequence &- 100)
+            if k > 0 && notSent.contains(k - 1) { packets[i].resumes = true }
+        }
+        return packets
+    }
+
+    @Test func aGapBeforeAResumesFrameIsNotLoss() {
+        // 80 ms of delay, as in lossesAreCountedAsGaps: the gaps do not read as pauses, so unmarked they are lost.
+        let notSent: Set<Int> = [10, 11, 12, 30, 70, 71]
+        var marked = VoiceJitterBuffer(initialDelayMicros: 80_000)
+        let out = Self.run(Self.routed(count: 100, notSent: notSent), until: 4_000_000, buffer: &marked)
+        #expect(marked.stats.lost == 0 && marked.stats.gaps == 0 && marked.stats.skipped == 6)
+        #expect(marked.stats.resumes == 3 && marked.stats.played == 94 && marked.stats.spurts == 1)
+        #expect(!out.contains { if case .missing = $0 { true } else { false } })
+        #expect(Self.playedSequences(out) == (0..<100).filter { !notSent.contains($0) }.map { 100 + UInt16($0) })
+
+        var unmarked = VoiceJitterBuffer(initialDelayMicros: 80_000)
+        let plain = Self.routed(count: 100, notSent: notSent).map { Packet(sequence: $0.sequence, arrival: $0.arrival) }
+        _ = Self.run(plain, until: 4_000_000, buffer: &unmarked)
+        #expect(unmarked.stats.lost == 6 && unmarked.stats.resumes == 0)
+    }
+
+    @Test func lossOutsideARoutingGapStillCounts() {
+        // Frames 20 and 21 lost on the way (no mark after them); 50…53 not sent, 54 marked.
+        var buffer = VoiceJitterBuffer(initialDelayMicros: 80_000)
+        _ = Self.run(Self.routed(count: 100, notSent: Set(50..<54), lost: [20, 21]), until: 4_000_000, buffer: &buffer)
+        #expect(buffer.stats.lost == 2 && buffer.stats.gaps == 1 && buffer.stats.skipped == 4 && buffer.stats.resumes == 1)
+    }
+
+    @Test func aResumesMarkWithoutAGapChangesNothing() {
+        // The first frame of a stream is always marked; so may be a frame right after its predecessor.
+        var packets = Self.stream(count: 50)
+        packets[0].resumes = true
+        packets[10].resumes = true
+        var buffer = VoiceJitterBuffer()
+        let out = Self.run(packets, until: 3_000_000, buffer: &buffer)
+        #expect(Self.playedSequences(out) == (0..<50).map { 100 + UInt16($0) })
+        #expect(buffer.stats.resumes == 0 && buffer.stats.lost == 0 && buffer.stats.skipped == 0)
+    }
+
+    @Test func aResumesFrameAfterAPauseStartsASpurt() {
+        // A long routing gap: the buffer runs dry, and the marked frame starts a new spurt as after a pause.
+        var buffer = VoiceJitterBuffer()
+        let out = Self.run(Self.routed(count: 100, notSent: Set(20..<60)), until: 4_000_000, buffer: &buffer)
+        #expect(buffer.stats.lost == 0 && buffer.stats.skipped == 40 && buffer.stats.spurts == 2 && buffer.stats.resumes == 1)
+        #expect(Self.playedSequences(out).count == 60)
     }
 }

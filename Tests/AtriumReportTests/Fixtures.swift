@@ -19,6 +19,8 @@ func sampleReport() -> LoadReport {
     r.voiceFramesLost = 3_090
     r.voiceGaps = 1_404
     r.voiceLongestGapFrames = 17
+    r.voiceBroadcastReachMinPercent = 97.5
+    r.voiceBroadcastReachMeanPercent = 99.875
     r.downKbpsPerBot = MeanP99(mean: 412.5, p99: 530.125)
     r.upKbpsPerBot = MeanP99(mean: 24.4, p99: 30)
     r.downDatagramsPerSecondPerBot = 45.5
@@ -30,6 +32,7 @@ func sampleReport() -> LoadReport {
     r.serverTickMs = Percentiles(p50: 2.1, p99: 7.9, max: nil)
     r.serverCpuCores = 1.35
     r.serverVoiceCpuCores = 0.2
+    r.serverVoiceAddedMs = Percentiles(p50: 8.5, p99: 17.125, max: 24)
     r.serverDatagramsInPerSecond = 30_000
     r.serverDatagramsOutPerSecond = 45_000
     r.serverTickOverruns = 2

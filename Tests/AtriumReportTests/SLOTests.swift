@@ -70,6 +70,8 @@ import Testing
             "voice_latency_ms.p50", "voice_latency_ms.p99", "voice_latency_ms.max", "voice_loss_pct",
             "voice_streams_per_listener.max", "server.voice_cpu_cores", "voice_frames.received",
             "voice_frames.late", "voice_frames.lost", "voice_gaps.count", "voice_gaps.longest_frames",
+            "server.voice_added_ms.p50", "server.voice_added_ms.p99", "server.voice_added_ms.max",
+            "voice_broadcast_reach_pct.min", "voice_broadcast_reach_pct.mean",
         ]
         for key in keys { #expect(LoadReport.knownMetricKeys.contains(key), "\(key)") }
         let r = sampleReport()
@@ -81,8 +83,15 @@ import Testing
             SLOThreshold(metric: "voice_frames.late", max: 100),
             SLOThreshold(metric: "voice_gaps.longest_frames", max: 25),
             SLOThreshold(metric: "voice_frames.received", min: 1_000_000),
+            SLOThreshold(metric: "server.voice_added_ms.p99", max: 20),
+            SLOThreshold(metric: "server.voice_added_ms.max", max: 20),
+            SLOThreshold(metric: "voice_broadcast_reach_pct.min", min: 100),
+            SLOThreshold(metric: "voice_broadcast_reach_pct.mean", min: 99),
         ], on: r)
-        #expect(result.failures == ["voice_loss_pct = 0.25 > max 0.2", "voice_frames.late = 321 > max 100"])
+        #expect(result.failures == [
+            "voice_loss_pct = 0.25 > max 0.2", "voice_frames.late = 321 > max 100", "server.voice_added_ms.max = 24 > max 20",
+            "voice_broadcast_reach_pct.min = 97.5 < min 100",
+        ])
         let unmeasured = evaluate([SLOThreshold(metric: "voice_gaps.count", max: 10)], on: LoadReport(scenario: "e"))
         #expect(unmeasured.failures == ["voice_gaps.count was not measured"])
     }

@@ -162,6 +162,9 @@ import Testing
         current.voiceFramesReceived = 2_000_000
         current.voiceLossPercent = 0.5
         current.serverVoiceCpuCores = 0.1
+        current.serverVoiceAddedMs.p99 = 25
+        current.voiceBroadcastReachMinPercent = 100
+        current.voiceBroadcastReachMeanPercent = 90
         previous.voiceLongestGapFrames = nil
         let changes = metricChanges(current: current, previous: previous)
         func verdict(_ key: String) -> MetricChange.Verdict? { changes.first { $0.key == key }?.verdict }
@@ -172,6 +175,9 @@ import Testing
         #expect(verdict("voice_loss_pct") == .worse)
         #expect(verdict("server.voice_cpu_cores") == .better)
         #expect(verdict("voice_gaps.longest_frames") == .new)
+        #expect(verdict("server.voice_added_ms.p99") == .worse)
+        #expect(verdict("voice_broadcast_reach_pct.min") == .better)
+        #expect(verdict("voice_broadcast_reach_pct.mean") == .worse)
         let text = compare(current: current, previous: previous)
         #expect(text.contains("voice_frames.late") && text.contains("voice_gaps.count"))
     }

@@ -29,6 +29,20 @@ extension LoopbackNetworkTests {
             #expect(client.roundTripTimeMilliseconds(handle) != nil)
         }
 
+        @Test func keepingUnreliablePacketsReachesBothEnds() throws {
+            let server = try makeServer()
+            let client = try makeClient()
+            let handle = try client.connect(to: serverAddress(server), channelCount: 2, data: 0)
+            let log = EventLog(hosts: 2)
+            try #require(pump([client, server], into: log) { !$0.connected(0).isEmpty && !$0.connected(1).isEmpty })
+            let serverSide = log.connected(1)[0].0
+            #expect(server.packetThrottleDeceleration(serverSide) != 0 && client.packetThrottleDeceleration(handle) != 0)
+            server.keepUnreliablePackets(serverSide)
+            #expect(server.packetThrottleDeceleration(serverSide) == 0)
+            // The remote end learns it from ENet's THROTTLE_CONFIGURE.
+            #expect(pump([client, server], into: log) { _ in client.packetThrottleDeceleration(handle) == 0 })
+        }
+
         @Test func sendAndReceiveOnEveryChannelAndDeliveryMode() throws {
             // Room for the 10 000-byte packet below (the default cap is 4 KiB).
             let limits = TransportLimits(maximumPacketSize: 64 * 1024)

@@ -87,19 +87,19 @@ import Testing
     }
 
     @Test func versionNegotiation() {
-        // v2 only: a v1 client (full snapshots) is refused.
-        #expect(ProtocolVersion.current == 3 && ProtocolVersion.supported == 3...3)
-        #expect(ProtocolVersion.negotiate(clientMin: 3, clientMax: 3) == 3)
-        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 5) == 3)
-        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 2) == nil)
+        // v4 only: a v3 client would reject VOICE_BUNDLE's resumes bit, so it is refused.
+        #expect(ProtocolVersion.current == 4 && ProtocolVersion.supported == 4...4)
+        #expect(ProtocolVersion.negotiate(clientMin: 4, clientMax: 4) == 4)
+        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 5) == 4)
+        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 3) == nil)
         #expect(ProtocolVersion.negotiate(clientMin: 0, clientMax: 1) == nil)
-        #expect(ProtocolVersion.negotiate(clientMin: 4, clientMax: 5) == nil)
+        #expect(ProtocolVersion.negotiate(clientMin: 5, clientMax: 6) == nil)
         #expect(ProtocolVersion.negotiate(clientMin: 0, clientMax: 0) == nil)
-        #expect(ProtocolVersion.negotiate(clientMin: 3, clientMax: 2) == nil)
+        #expect(ProtocolVersion.negotiate(clientMin: 4, clientMax: 3) == nil)
     }
 
     @Test func peekVersionRangeOfAFutureHello() {
-        // A v2 client might append fields: the range is still readable.
+        // A later client might append fields: the range is still readable.
         var bytes = ClientMessage.hello(Hello(minVersion: 2, maxVersion: 3, requestedRole: .visitor, worldId: "w", displayName: "n")).encode(codec: nil)
         bytes += [1, 2, 3]
         #expect(throws: WireError.trailingBytes(3)) { try ClientMessage.decode(bytes, codec: nil) }

@@ -41,11 +41,11 @@ import Testing
 
     /// The Swift value of every documented example.
     static let examples: [String: Example] = [
-        "hello": .client(.hello(Hello(minVersion: 3, maxVersion: 3, requestedRole: .visitor, worldId: "expo-hall", displayName: "Zoë"))),
+        "hello": .client(.hello(Hello(minVersion: 4, maxVersion: 4, requestedRole: .visitor, worldId: "expo-hall", displayName: "Zoë"))),
         "welcome": .server(.welcome(Welcome(
-            version: 2, clientId: 7, role: .visitor, tickRateHz: 30, serverTimeMicros: 1_234_567_890, worldId: "expo-hall",
+            version: 4, clientId: 7, role: .visitor, tickRateHz: 30, serverTimeMicros: 1_234_567_890, worldId: "expo-hall",
             worldContentHash: (0..<32).map { UInt8($0) }, bounds: bounds, capacity: 200))),
-        "deny": .server(.deny(Deny(reason: .versionMismatch, serverMinVersion: 2, serverMaxVersion: 2, detail: "server speaks 2..2"))),
+        "deny": .server(.deny(Deny(reason: .versionMismatch, serverMinVersion: 4, serverMaxVersion: 4, detail: "server speaks 4..4"))),
         "pose_no_hands": .client(.pose(PoseInput(inputSequence: 42, clientTimeMs: 123_456, ackSnapshot: 41, pose: poseNoHands))),
         "pose_both_hands": .client(.pose(PoseInput(inputSequence: 43, clientTimeMs: 123_489, ackSnapshot: 42, pose: poseBothHands))),
         "snapshot": .snapshot(sequence: 1001, serverTimeMicros: 33_366_666, baseline: .empty, entries: snapshot1001),
@@ -67,6 +67,7 @@ import Testing
         "voice_bundle": .server(.voiceBundle(VoiceBundle(frames: [
             .init(speakerId: 7, sequence: 513, level: VoiceLevel(voiceActivity: true, minusDBov: 23), opus: [0x48, 0x8A, 0x1C, 0x37, 0xF0]),
             .init(speakerId: VoiceBundle.mixedSpeakerId, sequence: 40, level: VoiceLevel(voiceActivity: true, minusDBov: 35), opus: [0xFC, 0xFF]),
+            .init(speakerId: 12, sequence: 2000, level: VoiceLevel(voiceActivity: true, minusDBov: 20), opus: [0x48, 0x0B], resumes: true),
         ]))),
         "voice_setup": .client(.voiceSetup(VoiceSetup(requestedMode: .mix))),
         "voice_mode": .server(.voiceMode(VoiceModeGrant(mode: .relay, reason: .mixCapacityFull))),

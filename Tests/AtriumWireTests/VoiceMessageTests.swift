@@ -52,6 +52,39 @@ import Testing
         #expect(ServerMessage.voiceMode(VoiceModeGrant(mode: .relay, reason: .mixCapacityFull)).channel == .control)
     }
 
+    @Test func resumesBitRoundTripsAndLeavesTheLengthAlone() throws {
+        let frames = [
+            VoiceBundle.Frame(speakerId: 7, sequence: 513, level: VoiceLevel(rawValue: 0x97), opus: Self.opus),
+            VoiceBundle.Frame(speakerId: 9, sequence: 2000, level: .silence, opus: Self.opus, resumes: true),
+            VoiceBundle.Frame(speakerId: 9, sequence: 2001, level: .silence, opus: Array(repeating: 3, count: 1275), resumes: true),
+        ]
+        let bytes = ServerMessage.voiceBundle(VoiceBundle(frames: frames)).encode(codec: nil)
+        // Bit 15 of the second frame's opusLength field (offset 2 + 12 + 5, little-endian high byte).
+        #expect(bytes[2 + 12 + 5] == 5 && bytes[2 + 12 + 6] == 0x80)
+        #expect(bytes[2 + 5] == 5 && bytes[2 + 6] == 0)
+        guard case .voiceBundle(let back) = try ServerMessage.decode(bytes, codec: nil) else { Issue.record(); return }
+        #expect(back.frames == frames)
+        #expect(back.frames.map(\.resumes) == [false, true, true] && back.frames[2].opus.count == 1275)
+        // The writer sets the same bit as the encoder.
+        var writer = VoiceBundleWriter(maxBytes: 4000)
+        for f in frames {
+            let added = writer.append(speakerId: f.speakerId, sequence: f.sequence, level: f.level, opus: f.opus, resumes: f.resumes)
+            #expect(added)
+        }
+        #expect(writer.finish() == bytes)
+        // With the bit masked off the length is still checked: 0 and over 1275 stay errors, and VOICE has no flag.
+        func server(_ b: [UInt8]) -> WireError? {
+            do { _ = try ServerMessage.decode(b, codec: nil); return nil } catch { return error }
+        }
+        #expect(server([0x90, 1, 1, 0, 1, 0, 0x80, 0, 0x80, 9]) == .invalidField(field: "opusLength", value: 0))
+        #expect(server([0x90, 1, 1, 0, 1, 0, 0x80, 0xFC, 0x84] + Array(repeating: 0, count: 1276)) == .invalidField(field: "opusLength", value: 1276))
+        #expect(server([0x90, 1, 1, 0, 1, 0, 0x80, 0x00, 0xC0, 9]) == .invalidField(field: "opusLength", value: 0x4000))
+        #expect(server([0x90, 1, 1, 0, 1, 0, 0x80, 2, 0x80, 9]) == .truncated)
+        #expect(throws: WireError.invalidField(field: "opusLength", value: 0x8001)) {
+            try ClientMessage.decode([0x10, 1, 0, 0x80, 1, 0x80, 9], codec: nil)
+        }
+    }
+
     @Test func headerReadsVoiceWithoutCopying() throws {
         let bytes = ClientMessage.voice(VoiceFrame(sequence: 513, level: VoiceLevel(rawValue: 0x97), opus: Self.opus)).encode(codec: nil)
         let header = try VoiceFrame.header(bytes)

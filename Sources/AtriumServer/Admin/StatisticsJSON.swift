@@ -8,6 +8,12 @@ struct StatisticsDocument: Codable, Equatable {
         var max: Double
     }
 
+    /// Counts per fixed-width latency bucket since the node started, trailing empty buckets left out.
+    struct Buckets: Codable, Equatable {
+        var bucket_us: UInt64
+        var counts: [UInt64]
+    }
+
     struct World: Codable, Equatable {
         var world: String
         var instance: Int
@@ -37,6 +43,7 @@ struct StatisticsDocument: Codable, Equatable {
         var voice_frames_muted: UInt64
         var voice_frames_forwarded: UInt64
         var voice_bundles_sent: UInt64
+        var voice_frames_overflowed: UInt64
         var voice_mixed_frames: UInt64
         var cookie_requests: UInt64
         var connects_admitted: UInt64
@@ -53,6 +60,10 @@ struct StatisticsDocument: Codable, Equatable {
     var worker_cpu_cores: Double
     var voice_cpu_cores: Double
     var voice_max_streams_per_listener: Int
+    /// Absent when no voice frame was relayed in the interval.
+    var voice_added_ms: Tick?
+    /// Absent until a voice frame was relayed.
+    var voice_added_since_start: Buckets?
     var sessions: Int
     var avatars: Int
     var datagrams_in_per_s: Double
@@ -71,6 +82,11 @@ struct StatisticsDocument: Codable, Equatable {
         worker_cpu_cores = s.workerCpuCores
         voice_cpu_cores = s.voiceCpuCores
         voice_max_streams_per_listener = s.voice.maxStreamsPerListener
+        voice_added_ms = s.voiceAddedMillis.map { Tick(p50: $0.p50, p99: $0.p99, max: $0.max) }
+        if let last = s.voiceAddedCounts.lastIndex(where: { $0 > 0 }) {
+            voice_added_since_start = Buckets(
+                bucket_us: NodeStatistics.voiceAddedBucketMicros, counts: Array(s.voiceAddedCounts[...last]))
+        }
         sessions = s.sessions
         avatars = s.avatars
         datagrams_in_per_s = s.datagramsInPerSecond
@@ -89,7 +105,7 @@ struct StatisticsDocument: Codable, Equatable {
             rate_limited_drops: s.rateLimitedDrops, voice_frames_received: s.voice.framesReceived,
             voice_frames_invalid: s.voice.framesInvalid, voice_frames_muted: s.voice.framesMuted,
             voice_frames_forwarded: s.voice.framesForwarded, voice_bundles_sent: s.voice.bundlesSent,
-            voice_mixed_frames: s.voice.mixedFrames, cookie_requests: s.admission.cookieRequests,
+            voice_frames_overflowed: s.voice.framesOverflowed, voice_mixed_frames: s.voice.mixedFrames, cookie_requests: s.admission.cookieRequests,
             connects_admitted: s.admission.connectsAdmitted, connects_without_cookie: s.admission.connectsWithoutCookie,
             connects_refused: s.admission.connectsRefused,
             datagrams_rejected: s.admission.inspectorRejections.values.reduce(0, +))

@@ -55,6 +55,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     // Voice (issue #6; docs/PROTOCOL.md §17).
     public var voiceMaxStreams: Int = 8
     public var voiceMixCapacity: Int = 100
+    /// Voice flush points per tick: the tick and this many − 1 between ticks (PROTOCOL.md §17.3).
+    public var voiceFlushesPerTick: Int = 2
 
     public init() {}
 
@@ -270,6 +272,8 @@ extension ServerConfiguration {
                  summary: "Most voice streams a listener receives at once (chosen by level × distance)."),
         .integer("voice_mix_capacity", \.voiceMixCapacity, range: 0...2000,
                  summary: "Most listeners the node mixes for (VOICE_SETUP mix); beyond it clients get relay mode."),
+        .integer("voice_flushes_per_tick", \.voiceFlushesPerTick, range: 1...4,
+                 summary: "Voice flush points per tick: the tick's, and the rest spread evenly up to the next (1 = at ticks only)."),
     ]
 }
 

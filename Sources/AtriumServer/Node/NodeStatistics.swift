@@ -45,6 +45,25 @@ public struct NodeStatistics: Sendable, Equatable {
     public var voice = VoiceCounters()
     /// Worker-thread CPU spent on voice routing, bundling and mixing over the last interval, in cores.
     public var voiceCpuCores: Double = 0
+    /// Server-added voice latency over the last interval: for every relayed frame copy, from when the worker
+    /// decoded the VOICE to when the flush that sent it returned. nil when no frame was relayed.
+    public var voiceAddedMillis: Millis?
+
+    /// Server-added voice latency since the node started, as counts of relayed frame copies per
+    /// `voiceAddedBucketMicros` (index k: k·width ≤ latency < (k+1)·width; the last bucket holds everything
+    /// from `voiceAddedBuckets`·width up). Cumulative, so a tool gets any window's exact distribution as the
+    /// difference of two snapshots, however its samples line up with the intervals.
+    public var voiceAddedCounts: [UInt64] = []
+    public static let voiceAddedBucketMicros: UInt64 = 250
+    /// Buckets below the overflow bucket: 0…100 ms.
+    public static let voiceAddedBuckets = 400
+
+    /// p50, p99 and max of a latency, in milliseconds.
+    public struct Millis: Sendable, Equatable {
+        public var p50: Double
+        public var p99: Double
+        public var max: Double
+    }
 
     public init() {}
 

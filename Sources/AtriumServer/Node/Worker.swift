@@ -40,6 +40,13 @@ final class Worker {
     private var overruns: UInt64 = 0
     private var tickHistogram = Histogram<UInt64>(
         lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    /// Server-added voice latency per forwarded frame copy, µs: from when the worker decoded the VOICE to
+    /// when the flush that carried it returned.
+    private var voiceAddedHistogram = Histogram<UInt64>(
+        lowestDiscernibleValue: 1, highestTrackableValue: Worker.voiceAddedMaxMicros, numberOfSignificantValueDigits: .three)
+    private static let voiceAddedMaxMicros: UInt64 = 10_000_000
+    /// The same since the node started, in NodeStatistics' fixed buckets (never reset).
+    private var voiceAddedCounts = [UInt64](repeating: 0, count: NodeStatistics.voiceAddedBuckets + 1)
     private var lastPublish: (micros: UInt64, cpu: Double, workerCPU: Double, stats: HostStatistics)
 
     init(
@@ -124,15 +131,31 @@ final class Worker {
 
     // MARK: the loop
 
-    /// Runs ticks until a stop is requested, then closes every session and returns.
+    /// Runs ticks until a stop is requested, then closes every session and returns. Between ticks, voice
+    /// flush points (`voice_flushes_per_tick` − 1) send the voice that arrived since the last flush
+    /// (PROTOCOL.md §17.3).
+    ///
+    /// Where they go: a tick's flush comes its work w after its deadline D, and what arrives during that work
+    /// is read only afterwards, so it cannot leave before the next point. The points split D … D + period + w
+    /// (the next tick's expected flush, taking this tick's w) evenly: the longest wait is (period + w) ÷
+    /// flushes, whether a frame came just after a point or at the start of the tick's work.
     func run() {
         let period = UInt64(1_000_000 / max(1, tickRate))
+        let flushes = UInt64(max(1, configuration.voiceFlushesPerTick))
         var deadline = MonotonicClock.nowMicros() + period
+        var work: UInt64 = 0
         while !control.stopRequested {
+            let previous = deadline - period
+            for point in 1..<flushes {
+                serviceUntil(min(deadline, previous + (period + work) * point / flushes))
+                flushVoice()
+            }
             serviceUntil(deadline)
             let started = MonotonicClock.nowMicros()
             if started > deadline + period { overruns += 1 }
-            runTick(nowMicros: started &- startMicros)
+            let flushed = runTick(nowMicros: started &- startMicros)
+            // Bounded so a stall does not push the points past the next deadline for long.
+            work = min(period, flushed - min(flushed, deadline))
             let finished = MonotonicClock.nowMicros()
             _ = tickHistogram.record(max(1, finished - started))
             // Drift-free: the next deadline follows the ideal schedule, never "now + period". After a long
@@ -160,7 +183,8 @@ final class Worker {
         }
     }
 
-    private func runTick(nowMicros: UInt64) {
+    /// Returns when (monotonic µs) the tick's state and relayed voice had been flushed.
+    private func runTick(nowMicros: UInt64) -> UInt64 {
         ticks += 1
         expireHellos(nowMicros: nowMicros)
         let outbox = self.outbox
@@ -170,6 +194,36 @@ final class Worker {
             }
         }
         host.flush()
+        let flushed = MonotonicClock.nowMicros()
+        recordVoiceAdded()
+        // Mixing is the costly part of voice: it runs once state and relayed voice are on their way.
+        var mixed = false
+        for shard in shards where shard.mixVoice(nowMicros: nowMicros, outbox: outbox) { mixed = true }
+        if mixed { host.flush() }
+        return flushed
+    }
+
+    /// A voice flush point between ticks: each shard forwards what is waiting, then one `enet_host_flush`.
+    private func flushVoice() {
+        let outbox = self.outbox
+        var sent = false
+        for shard in shards where shard.forwardVoice(outbox: outbox) { sent = true }
+        guard sent else { return }
+        host.flush()
+        recordVoiceAdded()
+    }
+
+    /// Times every frame copy the last flush carried, from its arrival to now (the flush has returned).
+    private func recordVoiceAdded() {
+        let sentAt = now
+        for shard in shards {
+            shard.voice.drainForwarded { arrival, copies in
+                let added = min(Self.voiceAddedMaxMicros, max(1, sentAt &- min(sentAt, arrival)))
+                _ = voiceAddedHistogram.record(added, count: UInt64(copies))
+                let bucket = min(NodeStatistics.voiceAddedBuckets, Int(added / NodeStatistics.voiceAddedBucketMicros))
+                voiceAddedCounts[bucket] += UInt64(copies)
+            }
+        }
     }
 
     private func expireHellos(nowMicros: UInt64) {
@@ -212,6 +266,8 @@ final class Worker {
         case .connected(let peer, _):
             let timeout = UInt32(configuration.peerTimeoutMs)
             host.setTimeout(peer, limit: 32, minimumMilliseconds: timeout, maximumMilliseconds: timeout)
+            // ENet's throttle would drop voice and snapshots whenever an acknowledgement is late.
+            host.keepUnreliablePackets(peer)
             sessions[peer] = Session(peer: peer, connectedMicros: now)
             logger.debug("connected", metadata: ["peer": "\(peer.slot)"])
         case .disconnected(let peer, let data):
@@ -515,6 +571,14 @@ final class Worker {
         stats.admission = admission.counters
         stats.voice = shards.reduce(into: VoiceCounters()) { $0.add($1.voice.counters) }
         stats.voiceCpuCores = (stats.voice.cpuSeconds - lastVoiceCPU) / seconds
+        if voiceAddedHistogram.totalCount > 0 {
+            stats.voiceAddedMillis = NodeStatistics.Millis(
+                p50: Double(voiceAddedHistogram.valueAtPercentile(50)) / 1000,
+                p99: Double(voiceAddedHistogram.valueAtPercentile(99)) / 1000,
+                max: Double(voiceAddedHistogram.max) / 1000)
+        }
+        voiceAddedHistogram.reset()
+        stats.voiceAddedCounts = voiceAddedCounts
         lastVoiceCPU = stats.voice.cpuSeconds
         for shard in shards { shard.voice.resetPublishedMaxima() }
         tickHistogram.reset()

@@ -218,12 +218,26 @@ final class Shard {
     func tick(nowMicros: UInt64, outbox: Outbox, rejected: (PeerHandle, InputRejection) -> Void) {
         ingest(rejected: rejected)
         sendSnapshots(nowMicros: nowMicros, outbox: outbox)
-        // Voice leaves with the same flush as state (one ENet datagram per client when it fits).
+        // Relayed voice leaves with the same flush as state (one ENet datagram per client when it fits); the
+        // caller flushes, then runs `mixVoice`.
         voice.flush(
             nowMicros: nowMicros, order: order, avatars: avatars, interest: composer.interestTable, context: interestContext
         ) { peer, bytes in
             outbox.deliver(peer, bytes, .voice)
         }
+    }
+
+    /// The tick's mix, once its flush is out (VoiceRelay.mix). True when anything was sent.
+    @discardableResult
+    func mixVoice(nowMicros: UInt64, outbox: Outbox) -> Bool {
+        voice.mix(nowMicros: nowMicros, avatars: avatars) { peer, bytes in outbox.deliver(peer, bytes, .voice) }
+    }
+
+    /// A voice flush point between ticks (PROTOCOL.md §17.3): frames that arrived since the last flush go out
+    /// along the last tick's routes. True when anything was sent.
+    @discardableResult
+    func forwardVoice(outbox: Outbox) -> Bool {
+        voice.forward(avatars: avatars) { peer, bytes in outbox.deliver(peer, bytes, .voice) }
     }
 
     /// The avatar's role, for permission checks (moderator mutes).
