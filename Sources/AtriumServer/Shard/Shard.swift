@@ -53,8 +53,6 @@ public struct ShardCounters: Sendable, Equatable {
     var lastSpokeMicros: UInt64 = 0
     /// Newest snapshot this avatar's client acknowledged; 0 = none.
     var ackedSnapshot: UInt32 = 0
-    /// Newest snapshot sent to it.
-    var lastSnapshotSequence: UInt32 = 0
 
     var viewEntry: ViewEntry { ViewEntry(id: id, lastInputSequence: lastInputSequence, pose: quantized) }
 }
@@ -101,17 +99,20 @@ public enum InputRejection: String, Sendable {
         self.init(world: world, limits: limits, snapshotMaxBytes: snapshotMaxBytes, interest: InterestSettings())
     }
 
+    /// `historyCapacity`: states kept per avatar for delta bases (`AvatarHistory`); tests make it small.
     init(
         world: LoadedWorld, instance: Int = 1, limits: MovementLimits, snapshotMaxBytes: Int,
         interest: InterestSettings = InterestSettings(), voice: VoiceRoutingSettings = VoiceRoutingSettings(),
-        mixCapacity: Int = 0
+        mixCapacity: Int = 0, historyCapacity: Int = AvatarHistory.defaultCapacity
     ) {
         self.world = world
         self.voice = VoiceRelay(
             settings: Self.voiceSettings(voice, world: world.definition), mixCapacity: mixCapacity)
         self.instance = instance
         self.interestContext = InterestContext(world: world.definition)
-        self.composer = SnapshotComposer(world: world.definition, settings: interest, snapshotMaxBytes: snapshotMaxBytes)
+        self.composer = SnapshotComposer(
+            world: world.definition, settings: interest, snapshotMaxBytes: snapshotMaxBytes,
+            historyCapacity: historyCapacity)
         self.codec = PoseCodec(bounds: world.definition.bounds)
         self.validator = MovementValidator(bounds: world.definition.bounds, limits: limits)
         self.maxReach = limits.maxReach
@@ -210,7 +211,7 @@ public enum InputRejection: String, Sendable {
         // Acknowledgements only move forward and never past what was sent.
         if input.ackSnapshot != 0,
             avatar.ackedSnapshot == 0 || Int32(bitPattern: input.ackSnapshot &- avatar.ackedSnapshot) > 0,
-            Int32(bitPattern: avatar.lastSnapshotSequence &- input.ackSnapshot) >= 0
+            Int32(bitPattern: composer.lastSnapshotSequence(of: id) &- input.ackSnapshot) >= 0
         {
             avatar.ackedSnapshot = input.ackSnapshot
         }
@@ -279,7 +280,7 @@ public enum InputRejection: String, Sendable {
         guard !order.isEmpty else { return }
         sequence = sequence == UInt32.max ? 1 : sequence + 1
         composer.compose(
-            sequence: sequence, nowMicros: nowMicros, order: order, avatars: &avatars, codec: codec,
+            sequence: sequence, nowMicros: nowMicros, order: order, avatars: avatars, codec: codec,
             context: interestContext, counters: &counters
         ) { peer, bytes in
             outbox.deliver(peer, bytes, .state)
