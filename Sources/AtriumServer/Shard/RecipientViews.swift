@@ -2,7 +2,7 @@ import AtriumWire
 
 /// What one recipient has been sent: for each of its last 32 snapshots, the avatars its view holds after it,
 /// sorted by id. The client keeps the same views with whole states (`SnapshotViewRing`); here each state is
-/// named by its revision in `AvatarHistory`, which makes a view 8 bytes per avatar instead of ~60 and
+/// named by its revision in `AvatarHistory`, which makes a view 8 bytes per avatar instead of 64 and
 /// "unchanged" an integer compare.
 struct RecipientViews {
     /// One avatar in a view: its id and the revision of the state the recipient holds for it.
