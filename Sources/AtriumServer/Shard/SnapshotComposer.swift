@@ -75,10 +75,6 @@ struct SnapshotComposer {
     private var bodies = EntryBodyCache()
     /// The per-recipient walk and writer, reused for every recipient.
     private var delta = RecipientDelta()
-    /// This tick's recipients in the order they are composed (see `prepareTick`), as `zOrder << 16 | id`.
-    private var visitOrder: [UInt64] = []
-    /// The world's x–z corner, for `zOrder`.
-    private let origin: (x: Float, z: Float)
     /// Update entries written full because the state their recipient holds had left `history`.
     var historyFallbacks: Int { delta.historyFallbacks }
 
@@ -92,7 +88,6 @@ struct SnapshotComposer {
         self.tickRate = world.tickRate
         grid = SpatialGrid(world: world)
         history = AvatarHistory(capacity: historyCapacity)
-        origin = (world.bounds.min.x, world.bounds.min.z)
     }
 
     mutating func forget(_ id: UInt16) {
@@ -180,10 +175,8 @@ struct SnapshotComposer {
         context: InterestContext
     ) {
         table.removeAll()
-        visitOrder.removeAll(keepingCapacity: true)
         for id in order {
             guard let a = avatars[id] else { continue }
-            visitOrder.append(UInt64(zOrder(a.pose.headPosition)) << 16 | UInt64(id))
             let speaking = a.lastSpokeMicros != 0 && nowMicros &- a.lastSpokeMicros < settings.speakingWindowMicros
             table.insert(
                 context.avatar(
@@ -207,25 +200,6 @@ struct SnapshotComposer {
             tickAvatars[slot] = RecipientDelta.Avatar(
                 revision: history.revisions[slot], fullCost: Int32(fullCost), updateCost: Int32(updateCost))
         }
-        // Recipients are composed neighbours after neighbours: consecutive ones then share most of their
-        // relevant avatars, whose states, bodies and history are still in cache (measured: ~10 % of a crowded
-        // tick). The order changes nothing in what each recipient is sent.
-        visitOrder.sort()
-    }
-
-    /// The Z-order (Morton) code of a position's x–z cell at 2 m: near positions get near codes.
-    private func zOrder(_ p: Vec3) -> UInt32 {
-        @inline(__always) func spread(_ v: Float) -> UInt32 {
-            // 16 bits of cell index (NaN fails the first test: cell 0), every other bit.
-            let c = v * 0.5
-            var x: UInt32 = c >= 0 ? (c < 65535 ? UInt32(c) : 65535) : 0
-            x = (x | (x << 8)) & 0x00FF_00FF
-            x = (x | (x << 4)) & 0x0F0F_0F0F
-            x = (x | (x << 2)) & 0x3333_3333
-            x = (x | (x << 1)) & 0x5555_5555
-            return x
-        }
-        return spread(p.x - origin.x) | spread(p.z - origin.z) << 1
     }
 
     private mutating func composeSpatial(
@@ -251,8 +225,7 @@ struct SnapshotComposer {
         let history = self.history
         let tickAvatars = self.tickAvatars
 
-        for visit in visitOrder {
-            let id = UInt16(truncatingIfNeeded: visit)
+        for id in order {
             let slot = Int(id)
             guard let me = table[id] else { continue }
             var recipient = Recipient()
