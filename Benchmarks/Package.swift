@@ -15,11 +15,13 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        // Helpers both suites use (thread-CPU metric, seeded generator, loading Worlds/); not a benchmark.
+        // Helpers the suites share (thread-CPU metric, seeded generator, loading Worlds/, headset motion); not a
+        // benchmark.
         .target(
             name: "BenchmarkSupport",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "AtriumWire", package: "Atrium"),
                 .product(name: "AtriumWorld", package: "Atrium"),
             ],
             path: "Support",
@@ -46,6 +48,21 @@ let package = Package(
                 .product(name: "AtriumWorld", package: "Atrium"),
             ],
             path: "Benchmarks/Interest",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "Compose",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                // The shard through its @_spi(Benchmarks) surface.
+                .product(name: "AtriumServer", package: "Atrium"),
+                .product(name: "AtriumTransport", package: "Atrium"),
+                .product(name: "AtriumWire", package: "Atrium"),
+                .product(name: "AtriumWorld", package: "Atrium"),
+            ],
+            path: "Benchmarks/Compose",
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),

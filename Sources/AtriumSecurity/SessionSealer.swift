@@ -42,41 +42,52 @@ public struct SessionSealer {
     public var nextSequence: UInt64? { state.exhausted ? nil : state.next }
 
     public mutating func seal(_ plaintext: [UInt8], channel: UInt8) throws(SessionError) -> [UInt8] {
-        guard !state.exhausted else { throw .sequenceExhausted }
-        let limit = Int(Int32.max) - SessionEnvelope.overhead
-        guard plaintext.count <= limit else { throw .tooLarge(length: plaintext.count) }
-        let state = self.state
-        let sequence = state.next
-        state.nonce.withUnsafeMutableBytes { $0.storeBytes(of: sequence.littleEndian, toByteOffset: 4, as: UInt64.self) }
-        state.aad[2] = channel
-        var failure: CryptoError?
+        var failure: SessionError?
         let datagram = [UInt8](unsafeUninitializedCapacity: SessionEnvelope.overhead + plaintext.count) { buffer, count in
-            let out = UnsafeMutableRawBufferPointer(buffer)
-            out.storeBytes(of: sequence.littleEndian, as: UInt64.self)
-            // Pointers are valid only inside these closures; OpenSSL writes ciphertext ‖ tag after the
-            // 8 sequence bytes (the buffer holds exactly overhead + plaintext.count).
-            failure = state.nonce.withUnsafeBytes { nonce in
-                state.aad.withUnsafeBytes { aad in
-                    plaintext.withUnsafeBytes { input in
-                        capture { () throws(CryptoError) in
-                            try state.context.seal(
-                                nonce: nonce, aad: aad, plaintext: input,
-                                into: UnsafeMutableRawBufferPointer(rebasing: out[SessionEnvelope.sequenceByteCount...]))
-                        }
-                    }
+            failure = plaintext.withUnsafeBytes { input in
+                capture { () throws(SessionError) in
+                    try seal(input, channel: channel, into: UnsafeMutableRawBufferPointer(buffer))
                 }
             }
             count = failure == nil ? buffer.count : 0
         }
+        if let failure { throw failure }
+        return datagram
+    }
+
+    /// Seals `plaintext` into `datagram`, which holds exactly `SessionEnvelope.overhead + plaintext.count` bytes
+    /// (precondition) and does not overlap it: for sealing straight into a transport packet. On a throw
+    /// nothing was used up and `datagram` must not be sent.
+    public mutating func seal(
+        _ plaintext: UnsafeRawBufferPointer, channel: UInt8, into datagram: UnsafeMutableRawBufferPointer
+    ) throws(SessionError) {
+        guard !state.exhausted else { throw .sequenceExhausted }
+        let limit = Int(Int32.max) - SessionEnvelope.overhead
+        guard plaintext.count <= limit else { throw .tooLarge(length: plaintext.count) }
+        precondition(datagram.count == SessionEnvelope.overhead + plaintext.count, "SessionSealer.seal: wrong datagram size")
+        let state = self.state
+        let sequence = state.next
+        state.nonce.withUnsafeMutableBytes { $0.storeBytes(of: sequence.littleEndian, toByteOffset: 4, as: UInt64.self) }
+        state.aad[2] = channel
+        datagram.storeBytes(of: sequence.littleEndian, as: UInt64.self)
+        // Pointers are valid only inside these closures; OpenSSL writes ciphertext ‖ tag after the 8 sequence bytes.
+        let failure = state.nonce.withUnsafeBytes { nonce in
+            state.aad.withUnsafeBytes { aad in
+                capture { () throws(CryptoError) in
+                    try state.context.seal(
+                        nonce: nonce, aad: aad, plaintext: plaintext,
+                        into: UnsafeMutableRawBufferPointer(rebasing: datagram[SessionEnvelope.sequenceByteCount...]))
+                }
+            }
+        }
         if let failure { throw .cryptoFailure(failure) }
         // Advance only once the datagram exists; UInt64.max is used once and then the sealer is spent.
         if sequence == .max { state.exhausted = true } else { state.next = sequence + 1 }
-        return datagram
     }
 }
 
 /// Runs a typed-throwing body inside the stdlib's untyped-rethrowing pointer closures, carrying the error out.
-func capture(_ body: () throws(CryptoError) -> Void) -> CryptoError? {
+func capture<E: Error>(_ body: () throws(E) -> Void) -> E? {
     do {
         try body()
         return nil

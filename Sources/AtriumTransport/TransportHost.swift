@@ -280,21 +280,38 @@ public final class TransportHost {
     /// ``maximumPacketSize``, or any other ENet refusal.
     @discardableResult
     public func send(_ payload: [UInt8], to peer: PeerHandle, channel: UInt8, delivery: Delivery) -> Bool {
-        guard let p = resolve(peer) else { return false }
+        payload.withUnsafeBytes { bytes in
+            send(count: bytes.count, to: peer, channel: channel, delivery: delivery) { out in
+                out.copyMemory(from: bytes)
+                return true
+            }
+        }
+    }
+
+    /// Queues a packet of `count` bytes that `fill` writes straight into ENet's packet buffer, so a message
+    /// sealed or encoded there is not copied again. `fill` gets exactly `count` uninitialised bytes and returns
+    /// false to abandon the packet (nothing is sent). Returns false when `fill` gave up or as
+    /// `send(_:to:channel:delivery:)` does.
+    @discardableResult
+    public func send(
+        count: Int, to peer: PeerHandle, channel: UInt8, delivery: Delivery,
+        fill: (UnsafeMutableRawBufferPointer) -> Bool
+    ) -> Bool {
+        guard count >= 0, let p = resolve(peer) else { return false }
         let flags: UInt32
         switch delivery {
         case .reliable: flags = ENET_PACKET_FLAG_RELIABLE.rawValue
         case .unreliable: flags = ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT.rawValue
         case .unsequenced: flags = ENET_PACKET_FLAG_UNSEQUENCED.rawValue | ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT.rawValue
         }
-        // C call: without NO_ALLOCATE, enet_packet_create copies `count` bytes out of the
-        // array's buffer (valid inside the closure; nil only when count is 0, which ENet accepts).
-        let packet = payload.withUnsafeBytes { enet_packet_create($0.baseAddress, $0.count, flags) }
-        guard let packet else { return false }
-        // C call: `p` is live; on success ENet takes a reference to `packet` and frees it later.
-        if enet_peer_send(p, channel, packet) < 0 {
-            // On failure ENet took no reference (referenceCount is still 0), so the packet
-            // is ours to free; the check guards against ever freeing one ENet still holds.
+        // C call: with no data and without NO_ALLOCATE, enet_packet_create allocates `count` uninitialised
+        // bytes (none for 0, data then nil) for us to fill.
+        guard let packet = enet_packet_create(nil, count, flags) else { return false }
+        let filled = fill(UnsafeMutableRawBufferPointer(start: packet.pointee.data, count: count))
+        // C calls: `p` is live; on success ENet takes a reference to `packet` and frees it later. On failure, or
+        // when the packet was abandoned, ENet took no reference (referenceCount is still 0), so the packet is
+        // ours to free; the check guards against ever freeing one ENet still holds.
+        guard filled, enet_peer_send(p, channel, packet) >= 0 else {
             if packet.pointee.referenceCount == 0 { enet_packet_destroy(packet) }
             return false
         }

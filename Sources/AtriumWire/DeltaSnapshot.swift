@@ -226,19 +226,34 @@ public enum DeltaSnapshot {
     /// An update of the normalised state `e` against `base`: written as full when the input sequence went
     /// back (or jumped ≥ 2^31) or when full is smaller.
     static func resolveUpdate(_ e: ViewEntry, base: ViewEntry, codec: PoseCodec) -> Resolved {
-        let seqDelta = e.lastInputSequence &- base.lastInputSequence
-        guard seqDelta < 1 << 31 else { return .full(e) }
-        let updateBits = EliasGamma.bitCount(UInt64(seqDelta) + 1) + codec.deltaBits(from: base.pose, to: e.pose)
-        let fullBits = 32 + codec.fullBits(e.pose)
-        return updateBits <= fullBits ? .update(e, base: base, bits: updateBits) : .full(e)
+        guard canWriteUpdate(e, base: base) else { return .full(e) }
+        let updateBits = EliasGamma.bitCount(UInt64(e.lastInputSequence &- base.lastInputSequence) + 1)
+            + codec.deltaBits(from: base.pose, to: e.pose)
+        return updateFits(updateBits, state: e, codec: codec) ? .update(e, base: base, bits: updateBits) : .full(e)
+    }
+
+    /// The two rules for writing an update entry as an update rather than full (PROTOCOL.md §10.3.2): its
+    /// input sequence went 0...2^31 − 1 forward from the base's, …
+    @inline(__always) static func canWriteUpdate(_ e: ViewEntry, base: ViewEntry) -> Bool {
+        e.lastInputSequence &- base.lastInputSequence < 1 << 31
+    }
+
+    /// … and its bits after the kind (sequence delta and pose delta) are no more than a full entry's.
+    @inline(__always) static func updateFits(_ updateBits: Int, state e: ViewEntry, codec: PoseCodec) -> Bool {
+        updateBits <= 32 + codec.fullBits(e.pose)
+    }
+
+    /// Kind, sequence delta and pose delta of an update of `e` against `base` (`canWriteUpdate` holds).
+    static func writeUpdateBody<S: BitSink>(_ e: ViewEntry, base: ViewEntry, codec: PoseCodec, into w: inout S) {
+        w.write(Kind.update.rawValue, bits: 2)
+        EliasGamma.write(UInt64(e.lastInputSequence &- base.lastInputSequence) + 1, into: &w)
+        codec.writeDelta(from: base.pose, to: e.pose, layout: .v2, into: &w)
     }
 
     static func writeBody<S: BitSink>(_ r: Resolved, codec: PoseCodec, into w: inout S) {
         switch r {
         case .update(let e, let base, _):
-            w.write(Kind.update.rawValue, bits: 2)
-            EliasGamma.write(UInt64(e.lastInputSequence &- base.lastInputSequence) + 1, into: &w)
-            codec.writeDelta(from: base.pose, to: e.pose, layout: .v2, into: &w)
+            writeUpdateBody(e, base: base, codec: codec, into: &w)
         case .full(let e):
             w.write(Kind.full.rawValue, bits: 2)
             w.write(UInt64(e.lastInputSequence), bits: 32)
@@ -289,59 +304,6 @@ public enum DeltaSnapshot {
         return (bytes, SnapshotView(sequence: sequence, sorted: merge(baseline.avatars, resolved.lazy.map(\.resolved.asEntry))))
     }
 
-    /// `encode(sequence:serverTimeMicros:baseline:entries:codec:partIndex:partCount:)` with entry bodies
-    /// taken from (and added to) `bodies`, which the caller resets once per tick (`EntryBodyCache`). The
-    /// bytes and the view are the same as without the cache; repeated bodies cost a copy of their bits.
-    public static func encode(
-        sequence: UInt32, serverTimeMicros: UInt64, baseline: SnapshotView, entries: [SnapshotEntry], codec: PoseCodec,
-        bodies: inout EntryBodyCache
-    ) -> (bytes: [UInt8], view: SnapshotView) {
-        precondition(sequence != 0, "DeltaSnapshot.encode: sequence 0 is the empty view")
-        precondition(isValidBaseline(baseline.sequence, for: sequence), "DeltaSnapshot.encode: baseline too old or not older")
-        precondition(entries.count <= Int(UInt16.max), "DeltaSnapshot.encode: at most 65535 entries per part")
-        var w = BitWriter(capacity: headerBits / 8 + entries.count * 16 + 8)
-        w.writeU8(MessageType.snapshot.rawValue)
-        w.writeU32(sequence)
-        w.writeU64(serverTimeMicros)
-        w.writeU32(baseline.sequence)
-        w.writeU8(0)
-        w.writeU8(1)
-        let countBit = w.bitCount
-        w.writeU16(0)  // entryCount, patched below once omitted leaves are known
-        var view: [ViewEntry] = []
-        view.reserveCapacity(baseline.avatars.count + entries.count)
-        let known = baseline.avatars
-        var k = 0
-        var previous: UInt16 = 0  // last id written (idGaps count from it)
-        var lastSeen = 0  // last id given (order check)
-        var written = 0
-        for entry in entries {
-            let id = entry.id
-            precondition(Int(id) > lastSeen, "DeltaSnapshot.encode: entries must be sorted by id ascending, each id once, ids ≥ 1")
-            lastSeen = Int(id)
-            // A leave of an avatar the baseline does not hold is omitted, idGap included.
-            if case .leave = entry, baseline[id] == nil { continue }
-            // The view: baseline avatars before this id stay; this id's old state is replaced.
-            while k < known.count && known[k].id < id {
-                view.append(known[k])
-                k &+= 1
-            }
-            if k < known.count && known[k].id == id { k &+= 1 }
-            EliasGamma.write(UInt64(id &- previous), into: &w)
-            previous = id
-            written &+= 1
-            if let state = bodies.write(entry, baseline: baseline, codec: codec, into: &w) { view.append(state) }
-        }
-        while k < known.count {
-            view.append(known[k])
-            k &+= 1
-        }
-        var bytes = w.finish()
-        bytes[countBit >> 3] = UInt8(truncatingIfNeeded: written)
-        bytes[(countBit >> 3) + 1] = UInt8(truncatingIfNeeded: written >> 8)
-        return (bytes, SnapshotView(sequence: sequence, sorted: view))
-    }
-
     static func resolveAll(_ entries: [SnapshotEntry], baseline: SnapshotView, codec: PoseCodec) -> [(id: UInt16, resolved: Resolved)] {
         var previous = 0
         var out: [(id: UInt16, resolved: Resolved)] = []
@@ -366,20 +328,35 @@ public enum DeltaSnapshot {
         precondition(partCount >= 1 && partIndex < partCount, "DeltaSnapshot.encode: partIndex must be < partCount")
         precondition(resolved.count <= Int(UInt16.max), "DeltaSnapshot.encode: at most 65535 entries per part")
         var w = BitWriter(capacity: headerBits / 8 + resolved.count * 16 + 8)
-        w.writeU8(MessageType.snapshot.rawValue)
-        w.writeU32(sequence)
-        w.writeU64(serverTimeMicros)
-        w.writeU32(baseline.sequence)
-        w.writeU8(partIndex)
-        w.writeU8(partCount)
-        w.writeU16(UInt16(resolved.count))
+        writeHeader(
+            sequence: sequence, serverTimeMicros: serverTimeMicros, baseline: baseline.sequence, partIndex: partIndex,
+            partCount: partCount, entryCount: resolved.count, into: &w)
         var previous: UInt16 = 0
         for (id, r) in resolved {
-            EliasGamma.write(UInt64(id &- previous), into: &w)
+            writeGap(id, after: previous, into: &w)
             previous = id
             writeBody(r, codec: codec, into: &w)
         }
         return w.finish()
+    }
+
+    /// The `headerBits` before the first entry, the message type included.
+    static func writeHeader<S: BitSink>(
+        sequence: UInt32, serverTimeMicros: UInt64, baseline: UInt32, partIndex: UInt8, partCount: UInt8, entryCount: Int,
+        into w: inout S
+    ) {
+        w.write(UInt64(MessageType.snapshot.rawValue), bits: 8)
+        w.write(UInt64(sequence), bits: 32)
+        w.write(serverTimeMicros, bits: 64)
+        w.write(UInt64(baseline), bits: 32)
+        w.write(UInt64(partIndex), bits: 8)
+        w.write(UInt64(partCount), bits: 8)
+        w.write(UInt64(entryCount), bits: 16)
+    }
+
+    /// Writes the idGap of an entry for `id` after one for `previous` (0 for the first of a part).
+    @inline(__always) static func writeGap<S: BitSink>(_ id: UInt16, after previous: UInt16, into w: inout S) {
+        EliasGamma.write(UInt64(id &- previous), into: &w)
     }
 
     // MARK: applying

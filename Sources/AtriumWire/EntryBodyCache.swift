@@ -3,170 +3,155 @@
 // Within one tick an avatar's new state is the same for every recipient, and so is a full entry's body;
 // an update's body depends only on the base state the recipient's baseline view holds, and recipients
 // acknowledge at much the same pace, so a handful of distinct bases per avatar cover hundreds of
-// recipients. The cache encodes each (avatar, base) body once per tick and later encodes copy its bits;
+// recipients. The cache encodes each (avatar, base) body once per tick and later writes copy its bits;
 // only the idGap (which depends on the recipient's previous entry) is written per recipient. The bytes
 // are identical to `DeltaSnapshot.encode` without a cache (the tests check it).
+//
+// Bases are named by a key the caller gives (the server: the revision of the avatar's state that the base
+// is), so finding a body is an integer compare, not a comparison of whole states; and each avatar's state is
+// given once per tick (`setState`), so a write that finds its body names only the avatar.
 
-/// Entry bodies encoded during one tick, for `DeltaSnapshot.encode(…, bodies:)`.
+/// This tick's avatar states and the entry bodies encoded from them, for `SnapshotWriter`.
 ///
-/// Contract: between two `beginTick()` calls every entry of a given avatar id carries the same state
-/// (the avatar's state this tick); the bases may differ. Not thread-safe: one per encoding thread.
+/// Contract: each tick, `beginTick()`, then `setState` for every avatar that gets entries, before its first
+/// entry; a given (avatar id, base key) names the same base state all tick. Not thread-safe: one per encoding
+/// thread.
 public struct EntryBodyCache: Sendable {
-    /// A body stored in `words`: `bits` bits from word `offset`, written least-significant bit first.
+    /// A body in `words`: `bits` bits from word `offset`; `bits` < 0 = none.
     struct Body: Sendable {
         var offset: Int32
         var bits: Int32
-        /// Resolved to full (an update written as full, or a full entry).
-        var isFull: Bool
+        static let none = Body(offset: 0, bits: -1)
     }
 
-    struct Slot: Sendable {
+    /// An update body and the base key and tick it is for.
+    struct Way: Sendable {
+        var key: UInt32 = 0
         var tick: UInt32 = 0
-        /// The state as written (normalised), for the recipient's new view.
-        var written: ViewEntry?
-        var full: Body?
-        /// Update bodies by base state; a few ways, newest last.
-        var bases: [ViewEntry] = []
-        var updates: [Body] = []
+        var body = Body.none
     }
 
-    /// Distinct bases remembered per avatar and tick; further ones are encoded without caching.
-    static let ways = 6
+    /// Update bodies remembered per avatar and tick, direct-mapped by base key (key mod `ways`): with the
+    /// server's keys (revisions, i.e. ticks) two bases share a way only when they are 32 ticks apart, and then
+    /// the newer replaces the older.
+    static let ways = 32
 
-    private var words: [UInt64] = []
-    private var slots: [Slot] = []
+    private var words = BitWords()
+    /// By avatar id: the tick its state was set for, the state (normalised) and its full body, if encoded.
+    private var tickOf: [UInt32] = []
+    private var states: [ViewEntry?] = []
+    private var full: [Body] = []
+    /// By avatar id × `ways`.
+    private var updates: [Way] = []
     private var tick: UInt32 = 1
+
+    /// Bodies written and bodies encoded since the cache was made (the rest were copies).
+    public private(set) var lookups = 0
     public private(set) var encodedBodies = 0
+    public var reusedBodies: Int { lookups - encodedBodies }
 
     public init() {}
 
-    /// Forgets every body: call once per tick, before the first encode.
+    /// Forgets every state and body: call once per tick, before the first `setState`.
     public mutating func beginTick() {
         tick &+= 1
         if tick == 0 {
-            // After 2^32 ticks: make sure no slot looks current.
-            for i in slots.indices { slots[i].tick = 0 }
+            // After 2^32 ticks: make sure nothing looks current.
+            for i in tickOf.indices { tickOf[i] = 0 }
+            for i in updates.indices { updates[i].tick = 0 }
             tick = 1
         }
-        words.removeAll(keepingCapacity: true)
+        words.removeAll()
     }
 
-    /// Writes the body of `entry` against `baseline` to `w` (as `DeltaSnapshot.writeBody` would after
-    /// `resolve`) and returns the state the recipient's view holds afterwards (nil for a leave). The caller
-    /// omits a leave of an avatar the baseline does not hold.
-    mutating func write(
-        _ entry: SnapshotEntry, baseline: SnapshotView, codec: PoseCodec, into w: inout BitWriter
-    ) -> ViewEntry? {
-        let state: ViewEntry
-        switch entry {
-        case .leave:
-            w.write(DeltaSnapshot.Kind.leave.rawValue, bits: 2)
-            return nil
-        case .full(let e), .update(let e):
-            state = e
-        }
+    /// Sets this tick's state of avatar `state.id` (≥ 1): every entry of it this tick is written from it, as
+    /// `DeltaSnapshot` writes it (codes normalised to their fields).
+    public mutating func setState(_ state: ViewEntry, codec: PoseCodec) {
         let i = Int(state.id)
-        if slots.count <= i { slots.append(contentsOf: repeatElement(Slot(), count: i + 1 - slots.count)) }
-        if slots[i].tick != tick {
-            slots[i].tick = tick
-            slots[i].written = ViewEntry(
-                id: state.id, lastInputSequence: state.lastInputSequence, pose: codec.normalized(state.pose))
-            slots[i].full = nil
-            slots[i].bases.removeAll(keepingCapacity: true)
-            slots[i].updates.removeAll(keepingCapacity: true)
+        if tickOf.count <= i {
+            let n = Swift.max(i + 1, 2 * tickOf.count)
+            tickOf.append(contentsOf: repeatElement(0, count: n - tickOf.count))
+            states.append(contentsOf: repeatElement(nil, count: n - states.count))
+            full.append(contentsOf: repeatElement(.none, count: n - full.count))
+            updates.append(contentsOf: repeatElement(Way(), count: n * Self.ways - updates.count))
         }
-        let written = slots[i].written!
-        assert(written.lastInputSequence == state.lastInputSequence, "EntryBodyCache: one state per avatar per tick")
-        lookups &+= 1
-
-        let body: Body
-        if case .update = entry, let base = baseline[state.id] {
-            if let k = slots[i].bases.lastIndex(of: base) {
-                body = slots[i].updates[k]
-            } else {
-                let resolved = DeltaSnapshot.resolveUpdate(written, base: base, codec: codec)
-                if case .full = resolved {
-                    body = fullBody(i, written, codec)
-                } else {
-                    body = record(resolved, codec: codec, isFull: false)
-                }
-                if slots[i].bases.count < Self.ways {
-                    slots[i].bases.append(base)
-                    slots[i].updates.append(body)
-                }
-            }
-        } else {
-            body = fullBody(i, written, codec)
-        }
-        copy(body, into: &w)
-        return written
+        tickOf[i] = tick
+        states[i] = Self.normalized(state, codec)
+        full[i] = .none
     }
 
-    /// Bodies looked up and bodies encoded since the cache was made (the rest were copies).
-    public private(set) var lookups = 0
-    public var reusedBodies: Int { lookups - encodedBodies }
+    /// The slot of avatar `id`, whose state must have been set this tick (precondition).
+    @inline(__always) private func slot(_ id: UInt16) -> Int {
+        let i = Int(id)
+        precondition(i < tickOf.count && tickOf[i] == tick, "EntryBodyCache: no state set for this avatar this tick")
+        return i
+    }
 
-    /// The full body of this tick's state of the avatar in slot `i`, encoded on first use.
-    private mutating func fullBody(_ i: Int, _ written: ViewEntry, _ codec: PoseCodec) -> Body {
-        if let full = slots[i].full { return full }
-        let made = record(.full(written), codec: codec, isFull: true)
-        slots[i].full = made
+    /// Writes the body of a full entry of avatar `id`.
+    mutating func writeFull(_ id: UInt16, codec: PoseCodec, into w: inout BitWords) {
+        let i = slot(id)
+        lookups &+= 1
+        let body = fullBody(i, codec)
+        w.copy(Int(body.bits), from: words, offset: Int(body.offset))
+    }
+
+    /// Writes the body of an update of avatar `id` against the base state named `baseKey`. `base` is asked for
+    /// the base state only when this tick has not written that body yet; nil means the base is not known any
+    /// more, and the entry is written full. As `DeltaSnapshot` resolves an update, it is also written full when
+    /// its sequence went back or full is smaller.
+    mutating func writeUpdate(
+        _ id: UInt16, baseKey: UInt32, codec: PoseCodec, into w: inout BitWords, base: () -> ViewEntry?
+    ) {
+        let i = slot(id)
+        lookups &+= 1
+        let way = i &* Self.ways &+ Int(baseKey % UInt32(Self.ways))
+        let cached = updates[way]
+        if cached.tick == tick && cached.key == baseKey {
+            w.copy(Int(cached.body.bits), from: words, offset: Int(cached.body.offset))
+            return
+        }
+        let body: Body
+        if let base = base() {
+            body = updateBody(i, base: Self.normalized(base, codec), codec)
+        } else {
+            body = fullBody(i, codec)
+        }
+        updates[way] = Way(key: baseKey, tick: tick, body: body)
+        w.copy(Int(body.bits), from: words, offset: Int(body.offset))
+    }
+
+    /// The full body of the avatar in slot `i`, encoded on first use.
+    private mutating func fullBody(_ i: Int, _ codec: PoseCodec) -> Body {
+        if full[i].bits >= 0 { return full[i] }
+        words.alignToWord()
+        let offset = words.count
+        DeltaSnapshot.writeBody(.full(states[i]!), codec: codec, into: &words)
+        encodedBodies &+= 1
+        let made = Body(offset: Int32(offset), bits: Int32(words.bitCount &- offset &* 64))
+        words.alignToWord()  // the last partial word into storage, where `copy` reads it
+        full[i] = made
         return made
     }
 
-    private mutating func record(_ resolved: DeltaSnapshot.Resolved, codec: PoseCodec, isFull: Bool) -> Body {
-        var recorder = WordRecorder(words: words)
-        words = []
-        let offset = recorder.words.count
-        DeltaSnapshot.writeBody(resolved, codec: codec, into: &recorder)
-        let bits = recorder.finish()
-        words = recorder.words
+    /// An update body against `base` (normalised), or the full body where `DeltaSnapshot` would write full.
+    /// One pass: the update is written, then dropped again if full turns out smaller.
+    private mutating func updateBody(_ i: Int, base: ViewEntry, _ codec: PoseCodec) -> Body {
+        let e = states[i]!
+        guard DeltaSnapshot.canWriteUpdate(e, base: base) else { return fullBody(i, codec) }
+        words.alignToWord()
+        let offset = words.count
+        DeltaSnapshot.writeUpdateBody(e, base: base, codec: codec, into: &words)
+        let bits = words.bitCount &- offset &* 64
+        guard DeltaSnapshot.updateFits(bits &- 2, state: e, codec: codec) else {
+            words.truncate(toWords: offset)
+            return fullBody(i, codec)
+        }
+        words.alignToWord()
         encodedBodies &+= 1
-        return Body(offset: Int32(offset), bits: Int32(bits), isFull: isFull)
+        return Body(offset: Int32(offset), bits: Int32(bits))
     }
 
-    private func copy(_ body: Body, into w: inout BitWriter) {
-        var remaining = Int(body.bits)
-        var i = Int(body.offset)
-        while remaining >= 64 {
-            w.write(words[i], bits: 64)
-            i &+= 1
-            remaining &-= 64
-        }
-        if remaining > 0 { w.write(words[i], bits: remaining) }
-    }
-}
-
-/// Appends bits to whole 64-bit words (the cache's storage); `finish` flushes the last partial word and
-/// returns the bits written since this recorder was made.
-struct WordRecorder: BitSink {
-    var words: [UInt64]
-    private var pending: UInt64 = 0
-    private var pendingBits = 0
-    private var total = 0
-
-    init(words: [UInt64]) { self.words = words }
-
-    @inline(__always) mutating func write(_ value: UInt64, bits: Int) {
-        if bits == 0 { return }
-        let v = bits == 64 ? value : value & ((1 &<< UInt64(bits)) &- 1)
-        pending |= v &<< UInt64(pendingBits)
-        let sum = pendingBits &+ bits
-        total &+= bits
-        if sum >= 64 {
-            words.append(pending)
-            let consumed = 64 &- pendingBits
-            pending = consumed == 64 ? 0 : v &>> UInt64(consumed)
-            pendingBits = sum &- 64
-        } else {
-            pendingBits = sum
-        }
-    }
-
-    mutating func finish() -> Int {
-        if pendingBits > 0 { words.append(pending) }
-        pending = 0
-        pendingBits = 0
-        return total
+    @inline(__always) private static func normalized(_ state: ViewEntry, _ codec: PoseCodec) -> ViewEntry {
+        ViewEntry(id: state.id, lastInputSequence: state.lastInputSequence, pose: codec.normalized(state.pose))
     }
 }

@@ -23,6 +23,22 @@ import Testing
         #expect(try opener.open(try sealer.seal([], channel: 0), channel: 0) == [])
     }
 
+    /// Sealing into a caller's buffer (the server seals into ENet's packet) makes the datagram the array form
+    /// makes, and uses up the same sequence.
+    @Test func sealingIntoABufferMatchesTheArrayForm() throws {
+        var (sealer, opener) = try Self.pair()
+        var twin = try SessionSealer(key: Self.c2s, direction: .clientToServer)
+        for payload in [[UInt8](), [1], Array(0..<200)] {
+            var datagram = [UInt8](repeating: 0, count: SessionEnvelope.overhead + payload.count)
+            try payload.withUnsafeBytes { plaintext in
+                try datagram.withUnsafeMutableBytes { try sealer.seal(plaintext, channel: 1, into: $0) }
+            }
+            #expect(datagram == (try twin.seal(payload, channel: 1)))
+            #expect(try opener.open(datagram, channel: 1) == payload)
+        }
+        #expect(sealer.nextSequence == 3)
+    }
+
     @Test func everySingleBitFlipIsRejectedWithoutStateChange() throws {
         var (sealer, opener) = try Self.pair()
         _ = try opener.open(try sealer.seal([1], channel: 1), channel: 1)  // seq 0

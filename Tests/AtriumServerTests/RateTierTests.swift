@@ -5,7 +5,7 @@ import AtriumWorld
 import Foundation
 import Testing
 
-@testable import AtriumServer
+@_spi(Benchmarks) @testable import AtriumServer
 
 /// Rate tiers through the whole shard pipeline: inputs, relevance, priorities, deltas against acknowledged
 /// views, snapshots decoded by a real client session.

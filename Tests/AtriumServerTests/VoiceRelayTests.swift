@@ -3,7 +3,7 @@ import AtriumWire
 import AtriumWorld
 import Testing
 
-@testable import AtriumServer
+@_spi(Benchmarks) @testable import AtriumServer
 
 /// The relay on its own (a shard, no network): flushes between ticks, the resumes mark (PROTOCOL.md §17.3)
 /// and the arrival stamps behind the server-added latency.

@@ -100,6 +100,25 @@ extension LoopbackNetworkTests {
             }
         }
 
+        /// `send(count:fill:)` writes the packet in ENet's own buffer; a fill that gives up sends nothing.
+        @Test func packetsFilledInPlaceAndAbandoned() throws {
+            let server = try makeServer()
+            let client = try makeClient()
+            let (c, s) = try establish(client, server)
+            #expect(client.send(count: 3, to: c, channel: 0, delivery: .reliable) { out in
+                out.copyBytes(from: [7, 8, 9])
+                return true
+            })
+            #expect(!client.send(count: 2, to: c, channel: 0, delivery: .reliable) { _ in false })
+            #expect(!client.send(count: 2, to: c, channel: 9, delivery: .reliable) { _ in true })  // no such channel
+            #expect(client.send([1, 2], to: c, channel: 0, delivery: .reliable))
+            client.flush()
+            let log = EventLog(hosts: 2)
+            pump([client, server], into: log) { $0.received(1).count >= 2 }
+            #expect(log.received(1).map(\.2) == [[7, 8, 9], [1, 2]])
+            #expect(log.received(1).allSatisfy { $0.0 == s })
+        }
+
         @Test func gracefulDisconnectReportsBothSidesWithData() throws {
             let server = try makeServer()
             let client = try makeClient()

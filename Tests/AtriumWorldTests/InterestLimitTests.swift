@@ -47,8 +47,19 @@ import Testing
         let ids = (0..<1000).map { UInt16($0) }
         let keys = ids.map { Float((Int($0) * 7919) % 1000) / 10 }  // 0 … 99.9, each once, shuffled
         var kept: [UInt16] = []
-        RelevanceSet.keepNearestForTesting(100, ids: ids, keys: keys, outer2: 100) { kept.append($0) }
+        RelevanceSet.keepNearestForTesting(100, ids: ids, keys: keys) { kept.append($0) }
         #expect(kept.count == 100)
         #expect(Set(kept.map { keys[Int($0)] }) == Set((0..<100).map { Float($0) / 10 }))
+    }
+
+    /// Equal keys where the limit cuts: the smaller ids are kept; and a key of 0 and a lone far key (the
+    /// bucket range spans them) change nothing.
+    @Test func keepNearestBreaksTiesBySmallerId() {
+        let ids = (1...300).map { UInt16($0) }
+        // 0 for id 1, 400 for id 2, then 2.5 for every id from 3 on.
+        let keys = ids.map { $0 == 1 ? Float(0) : $0 == 2 ? Float(400) : Float(2.5) }
+        var kept: [UInt16] = []
+        RelevanceSet.keepNearestForTesting(100, ids: ids, keys: keys) { kept.append($0) }
+        #expect(Set(kept) == Set([1] + (3...101).map { UInt16($0) }))
     }
 }

@@ -117,16 +117,30 @@ final class Worker {
 
     /// Seals `message` with the peer's session and sends it: the one way anything reaches a client. A peer
     /// without a session (no accepted token) gets nothing; its reason travels in the ENet disconnect data.
+    ///
+    /// Runs for every datagram (a snapshot per client per tick, and voice), so the message is sealed straight
+    /// into ENet's packet buffer (no datagram array in between), and the session is used where it lies in
+    /// `sessions`, never copied out and written back (the sealer's counter lives in shared state anyway).
     private func deliver(_ message: [UInt8], to peer: PeerHandle, channel: Channel) {
-        guard var session = sessions[peer], var keys = session.keys else { return }
-        guard let sealed = try? keys.sealer.seal(message, channel: channel.rawValue) else {
-            // 2^64 datagrams: the session must end rather than reuse a nonce.
-            host.disconnectLater(peer, data: ReasonCode.serverClosing.disconnectData)
-            return
+        guard let index = sessions.index(forKey: peer), sessions.values[index].keys != nil else { return }
+        var failed = false
+        _ = message.withUnsafeBytes { plaintext in
+            host.send(
+                count: SessionEnvelope.overhead + plaintext.count, to: peer, channel: channel.rawValue,
+                delivery: .forAtriumChannel(channel.rawValue)
+            ) { datagram in
+                do {
+                    // nil (no keys): abandoned, never sent unsealed.
+                    return try sessions.values[index].keys?.sealer.seal(
+                        plaintext, channel: channel.rawValue, into: datagram) != nil
+                } catch {
+                    failed = true
+                    return false
+                }
+            }
         }
-        session.keys = keys
-        sessions[peer] = session
-        host.send(sealed, to: peer, channel: channel.rawValue, delivery: .forAtriumChannel(channel.rawValue))
+        // 2^64 datagrams: the session must end rather than reuse a nonce.
+        if failed { host.disconnectLater(peer, data: ReasonCode.serverClosing.disconnectData) }
     }
 
     // MARK: the loop

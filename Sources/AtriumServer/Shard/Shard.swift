@@ -37,8 +37,8 @@ public struct ShardCounters: Sendable, Equatable {
 }
 
 /// A live avatar and everything the shard tracks about the session that drives it.
-struct Avatar {
-    let id: UInt16
+@_spi(Benchmarks) public struct Avatar {
+    @_spi(Benchmarks) public let id: UInt16
     let peer: PeerHandle
     let displayName: String
     let role: Role
@@ -55,8 +55,6 @@ struct Avatar {
     var lastSpokeMicros: UInt64 = 0
     /// Newest snapshot this avatar's client acknowledged; 0 = none.
     var ackedSnapshot: UInt32 = 0
-    /// Newest snapshot sent to it.
-    var lastSnapshotSequence: UInt32 = 0
 
     var viewEntry: ViewEntry { ViewEntry(id: id, lastInputSequence: lastInputSequence, pose: quantized) }
 }
@@ -74,7 +72,10 @@ public enum InputRejection: String, Sendable {
 
 /// One running instance of a world: the authoritative avatars and the per-tick pipeline
 /// (ingest → rules → relevance → encode → send). Owned by one worker thread; not thread-safe by design.
-final class Shard {
+///
+/// `@_spi(Benchmarks)`: the Compose benchmark (Benchmarks/) drives a shard without a node: admit, submit, and the
+/// tick's stages one by one.
+@_spi(Benchmarks) public final class Shard {
     let world: LoadedWorld
     let codec: PoseCodec
     let validator: MovementValidator
@@ -86,7 +87,7 @@ final class Shard {
     private var nextId: UInt16 = 1
     private var spawnCursor = 0
     private var sequence: UInt32 = 0
-    var counters = ShardCounters()
+    @_spi(Benchmarks) public internal(set) var counters = ShardCounters()
 
     /// 1-based instance number among the shards of the same world.
     let instance: Int
@@ -95,17 +96,25 @@ final class Shard {
     var composer: SnapshotComposer
     let voice: VoiceRelay
 
+    /// A shard in the default spatial interest mode, for benchmarks.
+    @_spi(Benchmarks) public convenience init(world: LoadedWorld, limits: MovementLimits, snapshotMaxBytes: Int) {
+        self.init(world: world, limits: limits, snapshotMaxBytes: snapshotMaxBytes, interest: InterestSettings())
+    }
+
+    /// `historyCapacity`: states kept per avatar for delta bases (`AvatarHistory`); tests make it small.
     init(
         world: LoadedWorld, instance: Int = 1, limits: MovementLimits, snapshotMaxBytes: Int,
         interest: InterestSettings = InterestSettings(), voice: VoiceRoutingSettings = VoiceRoutingSettings(),
-        mixCapacity: Int = 0
+        mixCapacity: Int = 0, historyCapacity: Int = AvatarHistory.defaultCapacity
     ) {
         self.world = world
         self.voice = VoiceRelay(
             settings: Self.voiceSettings(voice, world: world.definition), mixCapacity: mixCapacity)
         self.instance = instance
         self.interestContext = InterestContext(world: world.definition)
-        self.composer = SnapshotComposer(world: world.definition, settings: interest, snapshotMaxBytes: snapshotMaxBytes)
+        self.composer = SnapshotComposer(
+            world: world.definition, settings: interest, snapshotMaxBytes: snapshotMaxBytes,
+            historyCapacity: historyCapacity)
         self.codec = PoseCodec(bounds: world.definition.bounds)
         self.validator = MovementValidator(bounds: world.definition.bounds, limits: limits)
         self.maxReach = limits.maxReach
@@ -129,7 +138,7 @@ final class Shard {
 
     /// Admits a joiner: allocates an avatar at the next spawn point, sends WELCOME and the current roster to it,
     /// and AVATAR_JOINED to everyone else (the joiner knows itself from WELCOME).
-    func admit(
+    @_spi(Benchmarks) public func admit(
         peer: PeerHandle, displayName: String, role: Role, version: UInt16, nowMicros: UInt64, outbox: Outbox
     ) -> Avatar? {
         guard !isFull, let id = allocateId() else { return nil }
@@ -189,7 +198,7 @@ final class Shard {
 
     /// Stores the newest input for the next tick (latest wins). Returns a rejection for inputs that are
     /// older than one already seen.
-    func submit(_ input: PoseInput, from id: UInt16, receivedMicros: UInt64) -> InputRejection? {
+    @_spi(Benchmarks) public func submit(_ input: PoseInput, from id: UInt16, receivedMicros: UInt64) -> InputRejection? {
         guard var avatar = avatars[id] else { return nil }
         let newest = avatar.pendingInput?.inputSequence ?? avatar.lastInputSequence
         // Sequence comparison tolerates wrap-around (serial number arithmetic).
@@ -204,7 +213,7 @@ final class Shard {
         // Acknowledgements only move forward and never past what was sent.
         if input.ackSnapshot != 0,
             avatar.ackedSnapshot == 0 || Int32(bitPattern: input.ackSnapshot &- avatar.ackedSnapshot) > 0,
-            Int32(bitPattern: avatar.lastSnapshotSequence &- input.ackSnapshot) >= 0
+            Int32(bitPattern: composer.lastSnapshotSequence(of: id) &- input.ackSnapshot) >= 0
         {
             avatar.ackedSnapshot = input.ackSnapshot
         }
@@ -243,7 +252,7 @@ final class Shard {
     /// The avatar's role, for permission checks (moderator mutes).
     func role(of id: UInt16) -> Role? { avatars[id]?.role }
 
-    private func ingest(rejected: (PeerHandle, InputRejection) -> Void) {
+    @_spi(Benchmarks) public func ingest(rejected: (PeerHandle, InputRejection) -> Void) {
         for id in order {
             guard var avatar = avatars[id], let input = avatar.pendingInput else { continue }
             avatar.pendingInput = nil
@@ -283,11 +292,11 @@ final class Shard {
         return nil
     }
 
-    private func sendSnapshots(nowMicros: UInt64, outbox: Outbox) {
+    @_spi(Benchmarks) public func sendSnapshots(nowMicros: UInt64, outbox: Outbox) {
         guard !order.isEmpty else { return }
         sequence = sequence == UInt32.max ? 1 : sequence + 1
         composer.compose(
-            sequence: sequence, nowMicros: nowMicros, order: order, avatars: &avatars, codec: codec,
+            sequence: sequence, nowMicros: nowMicros, order: order, avatars: avatars, codec: codec,
             context: interestContext, counters: &counters
         ) { peer, bytes in
             outbox.deliver(peer, bytes, .state)

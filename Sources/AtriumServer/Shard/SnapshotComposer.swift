@@ -38,54 +38,77 @@ public struct InterestSettings: Sendable, Equatable {
 /// Per-recipient interest and delta state, and the per-tick composition of every recipient's snapshot:
 /// relevance (grid, isolation, roles, hysteresis) → priority accumulators → byte budget → delta entries
 /// against the recipient's acknowledged view → one datagram.
+///
+/// Runs for every recipient every tick, so the per-recipient work touches flat tables indexed by avatar id
+/// (filled once per tick), compares revisions rather than states (`AvatarHistory`, `RecipientViews`), shares
+/// entry bodies between recipients (`EntryBodyCache`) and reuses its buffers: nothing is allocated per
+/// recipient once they have grown.
 struct SnapshotComposer {
     struct Recipient {
         var relevance = RelevanceSet()
         /// False until the first relevance pass (a new recipient gets one at once).
         var hasRelevance = false
         var scheduler = PriorityScheduler()
-        var views = SnapshotViewRing()
+        var views = RecipientViews()
     }
 
     let settings: InterestSettings
     let radius: Float
     let snapshotMaxBytes: Int
     let tickRate: Int
-    private var recipients: [UInt16: Recipient] = [:]
+    /// By avatar id (a recipient is an avatar); `Recipient()` for none.
+    private var recipients: [Recipient] = []
     private var grid: SpatialGrid
     private var table = InterestAvatarTable()
     /// This tick's interest view of every avatar (spatial mode; empty in naive mode), for voice routing.
     var interestTable: InterestAvatarTable { table }
-    /// Reused per recipient: where each candidate's entry is in `pending`, indexed by avatar id.
-    private var pendingIndex: [Int32] = []
-    /// This tick, by avatar id: current state and estimated entry sizes (bits).
-    private var current: [ViewEntry?] = []
-    private var fullCost: [Int32] = []
-    private var updateCost: [Int32] = []
-    private var history: [PoseHistory?] = []
-    private var pending: [SnapshotEntry] = []
-    private var candidates: [UInt16] = []
-    private var entries: [SnapshotEntry] = []
+    /// Every avatar's state by revision.
+    private var history: AvatarHistory
+    /// By avatar id, the newest snapshot sent to it (0 = none): acknowledgements beyond it are refused.
+    private var lastSent: [UInt32] = []
+
+    /// This tick, by avatar id: where its snapshot goes, what it acknowledged, its revision and entry sizes.
+    private var peers: [PeerHandle] = []
+    private var acknowledged: [UInt32] = []
+    private var tickAvatars: [RecipientDelta.Avatar] = []
+    /// By avatar id: its last poses, for the update size estimate.
+    private var poses: [PoseHistory?] = []
     /// Shared by every recipient's selection: no allocation per recipient.
     private var selectionScratch = SelectionScratch()
     /// Entry bodies encoded once per tick and copied into every recipient's snapshot that needs them.
     private var bodies = EntryBodyCache()
+    /// The per-recipient walk and writer, reused for every recipient.
+    private var delta = RecipientDelta()
+    /// Update entries written full because the state their recipient holds had left `history`.
+    var historyFallbacks: Int { delta.historyFallbacks }
 
-    init(world: WorldDefinition, settings: InterestSettings, snapshotMaxBytes: Int) {
+    init(
+        world: WorldDefinition, settings: InterestSettings, snapshotMaxBytes: Int,
+        historyCapacity: Int = AvatarHistory.defaultCapacity
+    ) {
         self.settings = settings
         self.radius = world.interestRadius
         self.snapshotMaxBytes = snapshotMaxBytes
         self.tickRate = world.tickRate
         grid = SpatialGrid(world: world)
+        history = AvatarHistory(capacity: historyCapacity)
     }
 
     mutating func forget(_ id: UInt16) {
-        recipients.removeValue(forKey: id)
+        let slot = Int(id)
         grid.remove(id: id)
-        if Int(id) < current.count {
-            current[Int(id)] = nil
-            history[Int(id)] = nil
+        history.remove(id)
+        if slot < recipients.count {
+            recipients[slot] = Recipient()
+            poses[slot] = nil
+            lastSent[slot] = 0
+            tickAvatars[slot] = RecipientDelta.Avatar()
         }
+    }
+
+    /// The newest snapshot sent to avatar `id`, 0 = none yet.
+    func lastSnapshotSequence(of id: UInt16) -> UInt32 {
+        Int(id) < lastSent.count ? lastSent[Int(id)] : 0
     }
 
     /// Bits available for entries in one recipient's snapshot this tick.
@@ -95,15 +118,30 @@ struct SnapshotComposer {
     }
 
     mutating func compose(
-        sequence: UInt32, nowMicros: UInt64, order: [UInt16], avatars: inout [UInt16: Avatar], codec: PoseCodec,
+        sequence: UInt32, nowMicros: UInt64, order: [UInt16], avatars: [UInt16: Avatar], codec: PoseCodec,
         context: InterestContext, counters: inout ShardCounters, send: (PeerHandle, [UInt8]) -> Void
     ) {
+        reserve(upTo: Int(order.max() ?? 0))
         switch settings.mode {
-        case .naive: composeNaive(sequence: sequence, nowMicros: nowMicros, order: order, avatars: &avatars, codec: codec,
+        case .naive: composeNaive(sequence: sequence, nowMicros: nowMicros, order: order, avatars: avatars, codec: codec,
                                   counters: &counters, send: send)
-        case .spatial: composeSpatial(sequence: sequence, nowMicros: nowMicros, order: order, avatars: &avatars,
+        case .spatial: composeSpatial(sequence: sequence, nowMicros: nowMicros, order: order, avatars: avatars,
                                       codec: codec, context: context, counters: &counters, send: send)
         }
+    }
+
+    /// Makes every id-indexed table hold ids up to `maxId`.
+    private mutating func reserve(upTo maxId: Int) {
+        history.reserve(upTo: maxId)
+        guard recipients.count <= maxId else { return }
+        let n = maxId + 1 - recipients.count
+        recipients.append(contentsOf: repeatElement(Recipient(), count: n))
+        lastSent.append(contentsOf: repeatElement(0, count: n))
+        peers.append(contentsOf: repeatElement(PeerHandle(slot: 0, connectID: 0), count: n))
+        acknowledged.append(contentsOf: repeatElement(0, count: n))
+        tickAvatars.append(contentsOf: repeatElement(RecipientDelta.Avatar(), count: n))
+        poses.append(contentsOf: repeatElement(nil, count: n))
+        delta.reserve(upTo: maxId)
     }
 
     // MARK: naive
@@ -111,7 +149,7 @@ struct SnapshotComposer {
     /// Everyone in full against baseline 0, split into datagram-sized parts; identical for every recipient,
     /// so encoded once.
     private mutating func composeNaive(
-        sequence: UInt32, nowMicros: UInt64, order: [UInt16], avatars: inout [UInt16: Avatar], codec: PoseCodec,
+        sequence: UInt32, nowMicros: UInt64, order: [UInt16], avatars: [UInt16: Avatar], codec: PoseCodec,
         counters: inout ShardCounters, send: (PeerHandle, [UInt8]) -> Void
     ) {
         let all = order.sorted().compactMap { avatars[$0].map { SnapshotEntry.full($0.viewEntry) } }
@@ -128,25 +166,19 @@ struct SnapshotComposer {
             counters.snapshotDatagrams += UInt64(encoded.count)
             counters.snapshotsSent += 1
             counters.fullEntries += UInt64(all.count)
+            lastSent[Int(id)] = sequence
         }
-        for id in order { avatars[id]?.lastSnapshotSequence = sequence }
     }
 
     // MARK: spatial
 
-    /// Rebuilds this tick's flat per-avatar tables: interest view, grid, current state and size estimates.
+    /// Rebuilds this tick's per-avatar tables: interest view, grid, states and revisions, size estimates, and
+    /// what each recipient needs from its `Avatar` (read here once, not per recipient).
     private mutating func prepareTick(
-        nowMicros: UInt64, order: [UInt16], avatars: [UInt16: Avatar], codec: PoseCodec, context: InterestContext
+        sequence: UInt32, nowMicros: UInt64, order: [UInt16], avatars: [UInt16: Avatar], codec: PoseCodec,
+        context: InterestContext
     ) {
         table.removeAll()
-        let maxId = Int(order.max() ?? 0)
-        if current.count <= maxId {
-            current.append(contentsOf: repeatElement(nil, count: maxId + 1 - current.count))
-            fullCost.append(contentsOf: repeatElement(0, count: maxId + 1 - fullCost.count))
-            updateCost.append(contentsOf: repeatElement(0, count: maxId + 1 - updateCost.count))
-            history.append(contentsOf: repeatElement(nil, count: maxId + 1 - history.count))
-            pendingIndex.append(contentsOf: repeatElement(-1, count: maxId + 1 - pendingIndex.count))
-        }
         for id in order {
             guard let a = avatars[id] else { continue }
             let speaking = a.lastSpokeMicros != 0 && nowMicros &- a.lastSpokeMicros < settings.speakingWindowMicros
@@ -157,47 +189,53 @@ struct SnapshotComposer {
             grid.update(id: id, position: a.pose.headPosition)
             let slot = Int(id)
             let state = a.viewEntry
-            current[slot] = state
+            history.record(state, at: sequence)
+            bodies.setState(state, codec: codec)
+            peers[slot] = a.peer
+            acknowledged[slot] = a.ackedSnapshot
             // Sizes are estimated once per avatar per tick, not per recipient: a full entry exactly, an update
             // as the delta from this avatar's pose a few ticks ago (acknowledged baselines are typically
             // two to four ticks old) plus kind and sequence bits. The id gap is added per recipient.
-            fullCost[slot] = Int32(2 + 32 + codec.fullBits(state.pose))
-            var ring = history[slot] ?? PoseHistory(filledWith: state.pose)
-            updateCost[slot] = Int32(min(2 + 5 + codec.deltaBits(from: ring.oldest, to: state.pose), Int(fullCost[slot])))
+            let fullCost = 2 + 32 + codec.fullBits(state.pose)
+            var ring = poses[slot] ?? PoseHistory(filledWith: state.pose)
+            let updateCost = min(2 + 5 + codec.deltaBits(from: ring.oldest, to: state.pose), fullCost)
             ring.push(state.pose)
-            history[slot] = ring
+            poses[slot] = ring
+            tickAvatars[slot] = RecipientDelta.Avatar(
+                revision: history.revisions[slot], fullCost: Int32(fullCost), updateCost: Int32(updateCost))
         }
     }
 
     private mutating func composeSpatial(
-        sequence: UInt32, nowMicros: UInt64, order: [UInt16], avatars: inout [UInt16: Avatar], codec: PoseCodec,
+        sequence: UInt32, nowMicros: UInt64, order: [UInt16], avatars: [UInt16: Avatar], codec: PoseCodec,
         context: InterestContext, counters: inout ShardCounters, send: (PeerHandle, [UInt8]) -> Void
     ) {
-        prepareTick(nowMicros: nowMicros, order: order, avatars: avatars, codec: codec, context: context)
         bodies.beginTick()
+        prepareTick(sequence: sequence, nowMicros: nowMicros, order: order, avatars: avatars, codec: codec, context: context)
         let budget = budgetBits
-        // Work arrays are moved into locals for the loop: the cost closure captures them by reference, so
-        // resetting them per recipient never copies (a `let` copy captured there would make each reset a
-        // copy-on-write of the whole id-indexed array).
-        var index = pendingIndex
-        var pending = self.pending
+        let interval = UInt32(max(1, settings.relevanceIntervalTicks))
+        // The per-recipient state is moved into locals for the loop: the cost closure below reads `delta` while
+        // the scheduler runs, and locals are what the hot loops are fastest on.
+        var delta = self.delta
         var scratch = selectionScratch
-        pendingIndex = []
-        self.pending = []
+        self.delta = RecipientDelta()
         defer {
-            pendingIndex = index
-            self.pending = pending
+            self.delta = delta
             selectionScratch = scratch
         }
         // Local copies: the interest calls read these for every pair, cheaper than through `self`.
         let table = self.table
         let grid = self.grid
+        let history = self.history
+        let tickAvatars = self.tickAvatars
 
         for id in order {
-            guard let me = table[id], let avatar = avatars[id] else { continue }
-            var recipient = recipients.removeValue(forKey: id)
-                ?? Recipient(scheduler: PriorityScheduler(sendThreshold: settings.sendThreshold))
-            let interval = UInt32(max(1, settings.relevanceIntervalTicks))
+            let slot = Int(id)
+            guard let me = table[id] else { continue }
+            var recipient = Recipient()
+            swap(&recipient, &recipients[slot])
+            // Set here rather than in every `Recipient()`: a blank recipient is also the swap placeholder.
+            recipient.scheduler.sendThreshold = settings.sendThreshold
             if !recipient.hasRelevance || (sequence &+ UInt32(id)) % interval == 0 {
                 recipient.relevance.limit = settings.maxRelevantAvatars
                 recipient.relevance.update(
@@ -206,75 +244,28 @@ struct SnapshotComposer {
             }
             let relevant = recipient.relevance.relevant
             recipient.scheduler.accumulate(recipient: me, relevant: relevant, table: table, radius: radius)
-            let baseline = recipient.views.baseline(acknowledged: avatar.ackedSnapshot, for: sequence)
+            let baseline = recipient.views.baseline(acknowledged: acknowledged[slot], for: sequence)
             if baseline.sequence != 0 { counters.snapshotsFromBaseline += 1 }
 
-            // Walk the relevant ids and the baseline together (both ascending): unchanged avatars send nothing,
-            // changed ones are update candidates, unknown ones enter, known ones no longer relevant leave.
-            pending.removeAll(keepingCapacity: true)
-            candidates.removeAll(keepingCapacity: true)
-            entries.removeAll(keepingCapacity: true)
-            var leaveBits = 0
-            let known = baseline.avatars
-            var k = 0
-            for other in relevant {
-                while k < known.count && known[k].id < other {
-                    entries.append(.leave(known[k].id))
-                    leaveBits += 2 + 9
-                    k += 1
-                }
-                guard let state = current[Int(other)] else { continue }
-                if k < known.count && known[k].id == other {
-                    defer { k += 1 }
-                    if known[k] == state {
-                        recipient.scheduler.markFresh(other)
-                        continue
-                    }
-                    index[Int(other)] = Int32(pending.count)
-                    pending.append(.update(state))
-                } else {
-                    index[Int(other)] = Int32(pending.count)
-                    pending.append(.full(state))
-                }
-                candidates.append(other)
-            }
-            while k < known.count {
-                entries.append(.leave(known[k].id))
-                leaveBits += 2 + 9
-                k += 1
-            }
-            let full = fullCost
-            let update = updateCost
+            delta.diff(relevant: relevant, known: baseline.avatars, avatars: tickAvatars) { recipient.scheduler.markFresh($0) }
+            let leaveBits = delta.leaves.count * (2 + 9)
             let (selected, deferred, deferredByRate) = recipient.scheduler.select(
-                candidates: candidates,
-                cost: { other in
-                    let slot = Int(other)
-                    let isUpdate: Bool
-                    if case .update = pending[Int(index[slot])] { isUpdate = true } else { isUpdate = false }
-                    return Int(isUpdate ? update[slot] : full[slot]) + 9
-                },
+                candidates: delta.candidates, cost: { Int(delta.candidate[Int($0)].cost) },
                 budgetBits: budget - leaveBits, maxAvatars: settings.maxFullRateAvatars, scratch: &scratch)
             counters.deferredByBudget += UInt64(deferred)
             counters.deferredByRate += UInt64(deferredByRate)
-            for other in selected {
-                let entry = pending[Int(index[Int(other)])]
-                if case .full = entry { counters.fullEntries += 1 } else { counters.updateEntries += 1 }
-                entries.append(entry)
-            }
-            for other in candidates { index[Int(other)] = -1 }
-            counters.leaveEntries += UInt64(entries.count - selected.count)
-            entries.sort { $0.id < $1.id }
+            counters.leaveEntries += UInt64(delta.leaves.count)
 
-            let (bytes, view) = DeltaSnapshot.encode(
-                sequence: sequence, serverTimeMicros: nowMicros, baseline: baseline, entries: entries, codec: codec,
-                bodies: &bodies)
-            recipient.views.insert(view)
-            recipients[id] = recipient
-            send(avatar.peer, bytes)
+            let bytes = delta.write(
+                sequence: sequence, nowMicros: nowMicros, baseline: baseline.sequence, known: baseline.avatars,
+                selected: selected, history: history, codec: codec, bodies: &bodies, counters: &counters)
+            recipient.views.store(&delta.view, sequence: sequence)
+            swap(&recipient, &recipients[slot])
+            lastSent[slot] = sequence
+            send(peers[slot], bytes)
             counters.snapshotBytes += UInt64(bytes.count)
             counters.snapshotDatagrams += 1
             counters.snapshotsSent += 1
-            avatars[id]?.lastSnapshotSequence = sequence
         }
     }
 }

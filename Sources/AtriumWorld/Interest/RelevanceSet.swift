@@ -102,8 +102,6 @@ public struct RelevanceSet: Sendable {
         if members.count < words { members.interestResize(to: words, fill: 0) }
 
         let capped = limit < Int.max
-        var cappedIds: [UInt16] = []
-        var cappedKeys: [Float] = []
         var old = members
         var now = relevant
         var arrived = entered
@@ -121,101 +119,112 @@ public struct RelevanceSet: Sendable {
         }
 
         // This tick's bits are built in a stack buffer (hot for every recipient), then diffed against
-        // last tick's and copied over them.
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { buffer in
-            let next = buffer.baseAddress!
-            next.initialize(repeating: 0, count: words)
-            next[Int(me) >> 6] |= 1 << UInt64(me & 63)
-            var counts = (0, 0, 0)
-            old.withUnsafeBufferPointer { old in
-                // Per cell: first keep the candidates within r + m (branch-free, into a small stack
-                // buffer), then decide on those.
-                withUnsafeTemporaryAllocation(of: UInt16.self, capacity: Self.chunk) { keptIds in
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.chunk) { keptD2 in
-                        grid.forEachCell(near: recipient.position, radius: outer) { ids, positions in
-                            var from = 0
-                            while from < ids.count {
-                                let to = Swift.min(from + Self.chunk, ids.count)
-                                var kept = 0
-                                for i in from..<to {
-                                    let p = positions[i]
-                                    let dx = p.x - hx
-                                    let dy = p.y - hy
-                                    let dz = p.z - hz
-                                    let d2 = dx * dx + dy * dy + dz * dz
-                                    keptIds[kept] = ids[i]
-                                    keptD2[kept] = d2
-                                    kept &+= d2 <= leave2 ? 1 : 0
-                                }
-                                for k in 0..<kept {
-                                    let id = keptIds[k]
-                                    let w = Int(id) >> 6
-                                    let bit: UInt64 = 1 << UInt64(id & 63)
-                                    // Between r and r + m only an avatar already relevant stays.
-                                    if keptD2[k] > enter2 && old[w] & bit == 0 { continue }
-                                    guard id != me, avatars.visualIndex(of: id) == sight else { continue }
-                                    if capped {
-                                        cappedIds.append(id)
-                                        cappedKeys.append(old[w] & bit != 0 ? keptD2[k] * 0.64 : keptD2[k])
-                                        continue
+        // last tick's and copied over them. With a limit, the candidates within reach are collected first in
+        // two more (at most every avatar in the grid).
+        let reach = capped ? grid.count : 0
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: reach) { cappedIds in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: reach) { cappedKeys in
+                withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { buffer in
+                    var cappedCount = 0
+                    let next = buffer.baseAddress!
+                    next.initialize(repeating: 0, count: words)
+                    next[Int(me) >> 6] |= 1 << UInt64(me & 63)
+                    var counts = (0, 0, 0)
+                    old.withUnsafeBufferPointer { old in
+                        // Per cell: first keep the candidates within r + m (branch-free, into a small stack
+                        // buffer), then decide on those.
+                        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: Self.chunk) { keptIds in
+                            withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.chunk) { keptD2 in
+                                grid.forEachCell(near: recipient.position, radius: outer) { ids, positions in
+                                    var from = 0
+                                    while from < ids.count {
+                                        let to = Swift.min(from + Self.chunk, ids.count)
+                                        var kept = 0
+                                        for i in from..<to {
+                                            let p = positions[i]
+                                            let dx = p.x - hx
+                                            let dy = p.y - hy
+                                            let dz = p.z - hz
+                                            let d2 = dx * dx + dy * dy + dz * dz
+                                            keptIds[kept] = ids[i]
+                                            keptD2[kept] = d2
+                                            kept &+= d2 <= leave2 ? 1 : 0
+                                        }
+                                        for k in 0..<kept {
+                                            let id = keptIds[k]
+                                            let w = Int(id) >> 6
+                                            let bit: UInt64 = 1 << UInt64(id & 63)
+                                            // Between r and r + m only an avatar already relevant stays.
+                                            if keptD2[k] > enter2 && old[w] & bit == 0 { continue }
+                                            guard id != me, avatars.visualIndex(of: id) == sight else { continue }
+                                            if capped {
+                                                cappedIds[cappedCount] = id
+                                                cappedKeys[cappedCount] = old[w] & bit != 0 ? keptD2[k] * 0.64 : keptD2[k]
+                                                cappedCount &+= 1
+                                                continue
+                                            }
+                                            next[w] |= bit
+                                            low = Swift.min(low, w)
+                                            high = Swift.max(high, w)
+                                        }
+                                        from = to
                                     }
-                                    next[w] |= bit
-                                    low = Swift.min(low, w)
-                                    high = Swift.max(high, w)
                                 }
-                                from = to
                             }
                         }
+                        if capped {
+                            Self.keepNearest(
+                                limit, ids: UnsafeBufferPointer(rebasing: cappedIds[..<cappedCount]),
+                                keys: UnsafeBufferPointer(rebasing: cappedKeys[..<cappedCount])
+                            ) { id in
+                                let w = Int(id) >> 6
+                                next[w] |= 1 << UInt64(id & 63)
+                                if w < low { low = w }
+                                if w > high { high = w }
+                            }
+                        }
+                        for id in alwaysRelevant where id != me {
+                            guard let c = avatars.zoneContext(of: id) else { continue }
+                            guard c.alwaysRelevant,
+                                c.broadcastWorld || (context.isInside(broadcastZoneOf: c) && c.visualIndex == sight)
+                            else { continue }
+                            let w = Int(id) >> 6
+                            next[w] |= 1 << UInt64(id & 63)
+                            if w < low { low = w }
+                            if w > high { high = w }
+                        }
+                        for w in low...high {
+                            counts.0 &+= next[w].nonzeroBitCount
+                            counts.1 &+= (next[w] & ~old[w]).nonzeroBitCount
+                            counts.2 &+= (old[w] & ~next[w]).nonzeroBitCount
+                        }
                     }
-                }
-                if capped {
-                    Self.keepNearest(limit, ids: cappedIds, keys: cappedKeys, outer2: leave2) { id in
-                        let w = Int(id) >> 6
-                        next[w] |= 1 << UInt64(id & 63)
-                        if w < low { low = w }
-                        if w > high { high = w }
+                    if counts.1 == 0 && counts.2 == 0 {
+                        // Nothing entered or left (the common case): the list stands as it is.
+                        arrived.removeAll(keepingCapacity: true)
+                        gone.removeAll(keepingCapacity: true)
+                        return
                     }
-                }
-                for id in alwaysRelevant where id != me {
-                    guard let c = avatars.zoneContext(of: id) else { continue }
-                    guard c.alwaysRelevant,
-                        c.broadcastWorld || (context.isInside(broadcastZoneOf: c) && c.visualIndex == sight)
-                    else { continue }
-                    let w = Int(id) >> 6
-                    next[w] |= 1 << UInt64(id & 63)
-                    if w < low { low = w }
-                    if w > high { high = w }
-                }
-                for w in low...high {
-                    counts.0 &+= next[w].nonzeroBitCount
-                    counts.1 &+= (next[w] & ~old[w]).nonzeroBitCount
-                    counts.2 &+= (old[w] & ~next[w]).nonzeroBitCount
-                }
-            }
-            if counts.1 == 0 && counts.2 == 0 {
-                // Nothing entered or left (the common case): the list stands as it is.
-                arrived.removeAll(keepingCapacity: true)
-                gone.removeAll(keepingCapacity: true)
-                return
-            }
-            now.interestResize(to: counts.0, fill: 0)
-            arrived.interestResize(to: counts.1, fill: 0)
-            gone.interestResize(to: counts.2, fill: 0)
-            old.withUnsafeMutableBufferPointer { old in
-                now.withUnsafeMutableBufferPointer { now in
-                    arrived.withUnsafeMutableBufferPointer { arrived in
-                        gone.withUnsafeMutableBufferPointer { gone in
-                            var a = 0
-                            var b = 0
-                            var c = 0
-                            for w in low...high {
-                                let n = next[w]
-                                let o = old[w]
-                                let base = UInt16(truncatingIfNeeded: w << 6)
-                                Self.writeBits(n, base, to: now, at: &a)
-                                Self.writeBits(n & ~o, base, to: arrived, at: &b)
-                                Self.writeBits(o & ~n, base, to: gone, at: &c)
-                                old[w] = n
+                    now.interestResize(to: counts.0, fill: 0)
+                    arrived.interestResize(to: counts.1, fill: 0)
+                    gone.interestResize(to: counts.2, fill: 0)
+                    old.withUnsafeMutableBufferPointer { old in
+                        now.withUnsafeMutableBufferPointer { now in
+                            arrived.withUnsafeMutableBufferPointer { arrived in
+                                gone.withUnsafeMutableBufferPointer { gone in
+                                    var a = 0
+                                    var b = 0
+                                    var c = 0
+                                    for w in low...high {
+                                        let n = next[w]
+                                        let o = old[w]
+                                        let base = UInt16(truncatingIfNeeded: w << 6)
+                                        Self.writeBits(n, base, to: now, at: &a)
+                                        Self.writeBits(n & ~o, base, to: arrived, at: &b)
+                                        Self.writeBits(o & ~n, base, to: gone, at: &c)
+                                        old[w] = n
+                                    }
+                                }
                             }
                         }
                     }
@@ -239,37 +248,68 @@ public struct RelevanceSet: Sendable {
         }
     }
 
-    /// Calls `keep` for the `limit` entries with the smallest keys (all of them when there are no more). O(n):
-    /// a 64-bucket histogram of the keys (0 … outer2) finds the bucket where the count crosses the limit; the
-    /// buckets below it are kept whole, that one in key order up to the limit.
-    static func keepNearest(_ limit: Int, ids: [UInt16], keys: [Float], outer2: Float, keep: (UInt16) -> Void) {
+    /// Calls `keep` for the `limit` entries with the smallest keys, ties by smaller id (all of them when there
+    /// are no more). O(n): a 64-bucket histogram of the keys finds the bucket where the count crosses the limit;
+    /// the buckets below it are kept whole, that one in key order up to the limit. Any monotone bucketing gives
+    /// the same set. Keys are ≥ 0, so their bit patterns order as they do and (key, id) orders as the integer
+    /// `key bits << 16 | id`: buckets are ranges of bit patterns between the smallest and largest key (finer
+    /// near, coarser far; no float conversion), and the edge bucket sorts plain integers.
+    static func keepNearest(
+        _ limit: Int, ids: UnsafeBufferPointer<UInt16>, keys: UnsafeBufferPointer<Float>, keep: (UInt16) -> Void
+    ) {
         if ids.count <= limit {
             for id in ids { keep(id) }
             return
         }
         let buckets = 64
-        let scale = Float(buckets) / Swift.max(outer2, .leastNonzeroMagnitude)
-        var counts = [Int](repeating: 0, count: buckets)
-        func bucket(_ key: Float) -> Int { Swift.min(buckets - 1, Swift.max(0, Int(key * scale))) }
-        for key in keys { counts[bucket(key)] += 1 }
-        var below = 0
-        var cut = 0
-        while cut < buckets && below + counts[cut] <= limit {
-            below += counts[cut]
-            cut += 1
+        var low = UInt32.max
+        var high: UInt32 = 0
+        for key in keys {
+            low = Swift.min(low, key.bitPattern)
+            high = Swift.max(high, key.bitPattern)
         }
-        var edge: [(key: Float, id: UInt16)] = []
-        for i in ids.indices {
-            let b = bucket(keys[i])
-            if b < cut { keep(ids[i]) } else if b == cut { edge.append((keys[i], ids[i])) }
+        // The span of bit patterns shifted down to 6 bits: bucket numbers 0 … 63.
+        let shift = UInt32(Swift.max(0, UInt32.bitWidth - (high &- low).leadingZeroBitCount - 6))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: ids.count) { bucketOf in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: buckets) { counts in
+                counts.initialize(repeating: 0)
+                for i in 0..<ids.count {
+                    let b = UInt8(truncatingIfNeeded: (keys[i].bitPattern &- low) &>> shift)
+                    bucketOf[i] = b
+                    counts[Int(b)] &+= 1
+                }
+                var below = 0
+                var cut = 0
+                while cut < buckets && below + counts[cut] <= limit {
+                    below += counts[cut]
+                    cut += 1
+                }
+                withUnsafeTemporaryAllocation(of: UInt64.self, capacity: counts[cut]) { edge in
+                    var n = 0
+                    for i in 0..<ids.count {
+                        let b = Int(bucketOf[i])
+                        if b < cut {
+                            keep(ids[i])
+                        } else if b == cut {
+                            edge[n] = UInt64(keys[i].bitPattern) << 16 | UInt64(ids[i])
+                            n += 1
+                        }
+                    }
+                    var sorted = UnsafeMutableBufferPointer(rebasing: edge[..<n])
+                    sorted.sort()
+                    for e in sorted.prefix(limit - below) { keep(UInt16(truncatingIfNeeded: e)) }
+                }
+            }
         }
-        edge.sort { $0.key < $1.key || ($0.key == $1.key && $0.id < $1.id) }
-        for entry in edge.prefix(limit - below) { keep(entry.id) }
     }
 
     /// `keepNearest` for tests.
-    public static func keepNearestForTesting(_ limit: Int, ids: [UInt16], keys: [Float], outer2: Float, keep: (UInt16) -> Void) {
-        keepNearest(limit, ids: ids, keys: keys, outer2: outer2, keep: keep)
+    public static func keepNearestForTesting(_ limit: Int, ids: [UInt16], keys: [Float], keep: (UInt16) -> Void) {
+        ids.withUnsafeBufferPointer { ids in
+            keys.withUnsafeBufferPointer { keys in
+                keepNearest(limit, ids: ids, keys: keys, keep: keep)
+            }
+        }
     }
 
     /// Forgets everything (for a recipient that rejoins).

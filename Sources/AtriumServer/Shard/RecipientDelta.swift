@@ -1,0 +1,170 @@
+import AtriumWire
+
+/// One recipient's snapshot once interest has run: the walk of its relevant avatars against the view it
+/// acknowledged (unchanged, changed, new, gone), then the writing of the entries the scheduler selected, with the
+/// view they leave the recipient with. The composer keeps one and reuses it for every recipient, so its buffers
+/// stop growing after the first ticks; the per-pair loops go through unsafe buffers.
+struct RecipientDelta {
+    /// This tick's facts about one avatar, by avatar id (filled once per tick by the composer).
+    struct Avatar {
+        /// The revision of its state (`AvatarHistory`); 0 = not in the world.
+        var revision: UInt32 = 0
+        /// Estimated entry sizes in bits, without the id gap.
+        var fullCost: Int32 = 0
+        var updateCost: Int32 = 0
+    }
+
+    /// What one candidate costs this recipient, by avatar id.
+    struct Candidate {
+        /// Entry bits, id gap included.
+        var cost: Int32 = 0
+        /// The revision the recipient holds, which an update is written against; 0 = it enters (full).
+        var base: UInt32 = 0
+    }
+
+    /// The last walk's relevant avatars with something to send, ascending.
+    private(set) var candidates: [UInt16] = []
+    /// The last walk's known avatars that are no longer relevant or gone, ascending: leave entries.
+    private(set) var leaves: [UInt16] = []
+    /// By avatar id, valid for the ids in `candidates`.
+    private(set) var candidate: [Candidate] = []
+    /// The view the last `write` leaves the recipient with, sorted by id.
+    var view: [RecipientViews.Entry] = []
+    private var writer = SnapshotWriter()
+    /// Update entries written full because the state their recipient holds had left the history.
+    private(set) var historyFallbacks = 0
+
+    /// Makes room for avatar ids up to `maxId`.
+    mutating func reserve(upTo maxId: Int) {
+        guard candidate.count <= maxId else { return }
+        candidate.append(contentsOf: repeatElement(Candidate(), count: maxId + 1 - candidate.count))
+    }
+
+    /// Walks `relevant` (ascending) and `known` (the baseline view) together: an avatar the recipient holds at
+    /// its current revision sends nothing (`unchanged` is told), a changed one is an update candidate against
+    /// the revision held, a new one enters (full), and a known one no longer relevant, or gone, leaves.
+    mutating func diff(
+        relevant: [UInt16], known: [RecipientViews.Entry], avatars: [Avatar], unchanged: (UInt16) -> Void
+    ) {
+        // At most every relevant avatar is a candidate and every known one leaves: the lists are sized for that
+        // and cut to what was used, so the loop can write through pointers.
+        candidates.removeAll(keepingCapacity: true)
+        candidates.append(contentsOf: repeatElement(0, count: relevant.count))
+        leaves.removeAll(keepingCapacity: true)
+        leaves.append(contentsOf: repeatElement(0, count: known.count))
+        var c = 0
+        var l = 0
+        known.withUnsafeBufferPointer { known in
+            avatars.withUnsafeBufferPointer { avatars in
+                candidate.withUnsafeMutableBufferPointer { candidate in
+                    candidates.withUnsafeMutableBufferPointer { candidates in
+                        leaves.withUnsafeMutableBufferPointer { leaves in
+                            var k = 0
+                            for other in relevant {
+                                while k < known.count && known[k].id < other {
+                                    leaves[l] = known[k].id
+                                    l &+= 1
+                                    k &+= 1
+                                }
+                                let o = Int(other)
+                                let avatar = avatars[o]
+                                guard avatar.revision != 0 else { continue }  // gone: leaves if known
+                                if k < known.count && known[k].id == other {
+                                    let held = known[k].revision
+                                    k &+= 1
+                                    if held == avatar.revision {
+                                        unchanged(other)
+                                        continue
+                                    }
+                                    candidate[o] = Candidate(cost: avatar.updateCost &+ 9, base: held)
+                                } else {
+                                    candidate[o] = Candidate(cost: avatar.fullCost &+ 9, base: 0)
+                                }
+                                candidates[c] = other
+                                c &+= 1
+                            }
+                            while k < known.count {
+                                leaves[l] = known[k].id
+                                l &+= 1
+                                k &+= 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        candidates.removeLast(relevant.count - c)
+        leaves.removeLast(known.count - l)
+    }
+
+    /// Writes the snapshot: the `selected` candidates (ascending) and the leaves of the last `diff`, merged in
+    /// id order, against the baseline `known` (view `baseline`); and builds `view`, what it leaves the recipient
+    /// with. `bodies` holds this tick's states of the avatars. The returned bytes share the writer's buffer:
+    /// let go of them before the next `write`.
+    mutating func write(
+        sequence: UInt32, nowMicros: UInt64, baseline: UInt32, known: [RecipientViews.Entry], selected: [UInt16],
+        history: AvatarHistory, codec: PoseCodec, bodies: inout EntryBodyCache, counters: inout ShardCounters
+    ) -> [UInt8] {
+        writer.begin(
+            sequence: sequence, serverTimeMicros: nowMicros, baseline: baseline,
+            entryCount: selected.count + leaves.count)
+        // The view holds at most every known avatar and every selected one: it is sized for that, filled through
+        // a pointer (once per avatar per recipient) and cut to what was used.
+        view.removeAll(keepingCapacity: true)
+        view.append(contentsOf: repeatElement(RecipientViews.Entry(id: 0, revision: 0), count: known.count + selected.count))
+        var used = 0
+        var fallbacks = 0
+        known.withUnsafeBufferPointer { known in
+            selected.withUnsafeBufferPointer { selected in
+                leaves.withUnsafeBufferPointer { leaves in
+                    view.withUnsafeMutableBufferPointer { view in
+                        var k = 0
+                        var s = 0
+                        var l = 0
+                        while s < selected.count || l < leaves.count {
+                            let isLeave = l < leaves.count && (s == selected.count || leaves[l] < selected[s])
+                            let id = isLeave ? leaves[l] : selected[s]
+                            // Baseline avatars before this id stay as they are; this id's old entry is replaced
+                            // or dropped.
+                            while k < known.count && known[k].id < id {
+                                view[used] = known[k]
+                                used &+= 1
+                                k &+= 1
+                            }
+                            if k < known.count && known[k].id == id { k &+= 1 }
+                            if isLeave {
+                                writer.leave(id)
+                                l &+= 1
+                                continue
+                            }
+                            s &+= 1
+                            let slot = Int(id)
+                            let base = candidate[slot].base
+                            if base == 0 {
+                                counters.fullEntries += 1
+                                writer.full(id, codec: codec, bodies: &bodies)
+                            } else {
+                                counters.updateEntries += 1
+                                writer.update(id, baseKey: base, codec: codec, bodies: &bodies) {
+                                    let held = history.state(of: id, revision: base)
+                                    if held == nil { fallbacks += 1 }
+                                    return held
+                                }
+                            }
+                            view[used] = RecipientViews.Entry(id: id, revision: history.revisions[slot])
+                            used &+= 1
+                        }
+                        while k < known.count {
+                            view[used] = known[k]
+                            used &+= 1
+                            k &+= 1
+                        }
+                    }
+                }
+            }
+        }
+        view.removeLast(view.count - used)
+        historyFallbacks += fallbacks
+        return writer.finish()
+    }
+}
