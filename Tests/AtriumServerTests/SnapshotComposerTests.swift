@@ -62,6 +62,47 @@ import Testing
             #expect(run.updatesDecoded > run.decodedEntries / 2)
         }
     }
+
+    /// One downstream budget per client: voice sent to a client since its last snapshot comes out of that
+    /// snapshot's share, down to the floor state always keeps, and what a snapshot overran (entry sizes are
+    /// estimated when selected) comes out of the next; a client that heard nothing keeps it all.
+    @Test func voiceSentToAClientComesOutOfItsStateBudget() throws {
+        var settings = InterestSettings()
+        settings.bandwidthKbps = 96
+        var run = ComposerRun(world: Self.world, avatars: 40, settings: settings, historyCapacity: 64, seed: 0xB0D6E7)
+        let perTickBits = run.composer.tickBudgetBits
+        let floorBits = perTickBits / SnapshotComposer.stateFloorShare
+        let overheadBits = SnapshotComposer.datagramOverheadBytes * 8
+        let listener = PeerHandle(slot: 0, connectID: 1)
+        var uncharged: [Int] = []
+        var halfVoiceTotal = 0
+        var floorTicks: [Int] = []
+        for tick in 1...150 {
+            // From tick 60 the first client hears voice worth half its budget each tick, from 100 all of it.
+            let voiceBits = tick >= 100 ? perTickBits : tick >= 60 ? perTickBits / 2 : 0
+            if voiceBits > 0 {
+                run.shard.composer.chargeVoice(voiceBits / 8 - SnapshotComposer.datagramOverheadBytes, to: listener)
+            }
+            try run.step()
+            let sizes = run.lastSnapshotBytes[0] ?? []
+            #expect(sizes.count == 1, "one snapshot datagram per tick")
+            let bits = sizes.reduce(0, +) * 8 + overheadBits
+            switch tick {
+            case 30..<60: uncharged.append(bits)
+            case 60..<100: halfVoiceTotal += bits + voiceBits
+            case 100...: floorTicks.append(bits)
+            default: break
+            }
+        }
+        #expect(run.mismatches == 0)
+        // Without voice the client's state used more than half the budget: the charge below makes a difference.
+        #expect(uncharged.reduce(0, +) / uncharged.count > perTickBits / 2)
+        // Voice and state together stay within the budget over the 40 ticks (one tick's overrun carried at most).
+        #expect(halfVoiceTotal <= 40 * perTickBits + perTickBits)
+        // Voice alone fills the budget: state gets its floor (estimates may overrun it a little, never double).
+        #expect(floorTicks.reduce(0, +) / floorTicks.count <= floorBits + floorBits / 8)
+        #expect(floorTicks.allSatisfy { $0 < 2 * floorBits })
+    }
 }
 
 /// Drives one shard tick by tick with simulated clients.
@@ -87,6 +128,8 @@ struct ComposerRun {
     var decodedEntries = 0
     var updatesDecoded = 0
     var leavesDecoded = 0
+    /// By client index: the sizes of the SNAPSHOT datagrams it was sent in the last tick.
+    var lastSnapshotBytes: [Int: [Int]] = [:]
 
     var counters: ShardCounters { shard.counters }
     var composer: SnapshotComposer { shard.composer }
@@ -153,6 +196,7 @@ struct ComposerRun {
         shard.tick(nowMicros: now, outbox: outbox) { _, _ in }
 
         let truth = shard.avatars.mapValues { $0.viewEntry }
+        lastSnapshotBytes = Dictionary(grouping: inbox.messages, by: { Int($0.0.slot) }).mapValues { $0.map(\.1.count) }
         for (peer, bytes) in inbox.messages {
             let i = Int(peer.slot)
             guard rng.unit() >= 0.1 else { continue }  // lost

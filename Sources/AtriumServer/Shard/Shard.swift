@@ -232,21 +232,27 @@ public enum InputRejection: String, Sendable {
         voice.flush(
             nowMicros: nowMicros, order: order, avatars: avatars, interest: composer.interestTable, context: interestContext
         ) { peer, bytes in
-            outbox.deliver(peer, bytes, .voice)
+            deliverVoice(bytes, to: peer, outbox: outbox)
         }
     }
 
     /// The tick's mix, once its flush is out (VoiceRelay.mix). True when anything was sent.
     @discardableResult
     func mixVoice(nowMicros: UInt64, outbox: Outbox) -> Bool {
-        voice.mix(nowMicros: nowMicros, avatars: avatars) { peer, bytes in outbox.deliver(peer, bytes, .voice) }
+        voice.mix(nowMicros: nowMicros, avatars: avatars) { peer, bytes in deliverVoice(bytes, to: peer, outbox: outbox) }
     }
 
     /// A voice flush point between ticks (PROTOCOL.md §17.3): frames that arrived since the last flush go out
     /// along the last tick's routes. True when anything was sent.
     @discardableResult
     func forwardVoice(outbox: Outbox) -> Bool {
-        voice.forward(avatars: avatars) { peer, bytes in outbox.deliver(peer, bytes, .voice) }
+        voice.forward(avatars: avatars) { peer, bytes in deliverVoice(bytes, to: peer, outbox: outbox) }
+    }
+
+    /// Voice out to a listener, charged against its next snapshot's budget (one downstream budget per client).
+    private func deliverVoice(_ bytes: [UInt8], to peer: PeerHandle, outbox: Outbox) {
+        composer.chargeVoice(bytes.count, to: peer)
+        outbox.deliver(peer, bytes, .voice)
     }
 
     /// The avatar's role, for permission checks (moderator mutes).

@@ -1,3 +1,4 @@
+import AtriumSecurity
 import AtriumTransport
 import AtriumWire
 import AtriumWorld
@@ -12,7 +13,9 @@ public struct InterestSettings: Sendable, Equatable {
     }
 
     public var mode: Mode = .spatial
-    /// Downstream budget per recipient, kbit/s; per tick it is this ÷ tick rate, at most one datagram.
+    /// Downstream budget per recipient, kbit/s, voice included: per tick it is this ÷ tick rate; relayed voice
+    /// sent to the recipient since its last snapshot is charged first, state gets the rest (at least
+    /// `SnapshotComposer.stateFloorShare` of it, and at most one datagram).
     public var bandwidthKbps: Int = 256
     /// At most this many avatars updated per recipient per tick.
     public var maxFullRateAvatars: Int = 64
@@ -103,6 +106,9 @@ struct SnapshotComposer {
             poses[slot] = nil
             lastSent[slot] = 0
             tickAvatars[slot] = RecipientDelta.Avatar()
+            // The peer slot goes back to ENet for a later connection: its account starts empty.
+            let peerSlot = Int(peers[slot].slot)
+            if peerSlot < spentBits.count { spentBits[peerSlot] = 0 }
         }
     }
 
@@ -111,10 +117,50 @@ struct SnapshotComposer {
         Int(id) < lastSent.count ? lastSent[Int(id)] : 0
     }
 
-    /// Bits available for entries in one recipient's snapshot this tick.
-    var budgetBits: Int {
-        let perTick = settings.bandwidthKbps * 1000 / max(1, tickRate)
-        return min(perTick, snapshotMaxBytes * 8) - DeltaSnapshot.headerBits
+    /// What a datagram costs on the wire beyond its message: the session envelope (sequence + tag), ENet's
+    /// protocol header (4) and send command (8). Charged with every datagram, so the budget is what the
+    /// client's socket receives.
+    static let datagramOverheadBytes = SessionEnvelope.overhead + 12
+    /// State keeps at least this share of a recipient's per-tick budget however much voice it hears: voice is
+    /// bounded by the stream cap, and a recipient that hears eight speakers must still see the room move.
+    static let stateFloorShare = 4
+
+    /// By peer slot: downstream bits already spent against the peer's next tick, voice sent since its last
+    /// snapshot plus what earlier snapshots overran (entry sizes are estimates when selected; a token bucket
+    /// that carries the overrun keeps the rate over time to the budget).
+    private var spentBits: [Int] = []
+
+    /// The recipient's whole downstream budget for one tick, in bits.
+    var tickBudgetBits: Int { settings.bandwidthKbps * 1000 / max(1, tickRate) }
+
+    /// Bits available for entries in one recipient's snapshot this tick when nothing else was sent to it.
+    var budgetBits: Int { stateBudgetBits(spent: 0) }
+
+    /// Bits for entries in a snapshot after `spent` bits already went to the same recipient this tick.
+    func stateBudgetBits(spent: Int) -> Int {
+        let perTick = tickBudgetBits
+        let state = max(perTick / Self.stateFloorShare, perTick - spent) - Self.datagramOverheadBytes * 8
+        return min(state, snapshotMaxBytes * 8) - DeltaSnapshot.headerBits
+    }
+
+    /// Records a voice datagram of `bytes` (its message) sent to `peer`, charged against its next snapshot.
+    mutating func chargeVoice(_ bytes: Int, to peer: PeerHandle) {
+        let slot = Int(peer.slot)
+        if slot >= spentBits.count { spentBits.append(contentsOf: repeatElement(0, count: slot + 1 - spentBits.count)) }
+        spentBits[slot] += (bytes + Self.datagramOverheadBytes) * 8
+    }
+
+    private func spent(by peer: PeerHandle) -> Int {
+        Int(peer.slot) < spentBits.count ? spentBits[Int(peer.slot)] : 0
+    }
+
+    /// Closes the peer's tick: what it was sent beyond its budget (at most one tick's worth) is carried.
+    private mutating func settle(_ peer: PeerHandle, spent: Int, snapshotBytes: Int) {
+        let slot = Int(peer.slot)
+        if slot >= spentBits.count { spentBits.append(contentsOf: repeatElement(0, count: slot + 1 - spentBits.count)) }
+        let perTick = tickBudgetBits
+        let total = spent + (snapshotBytes + Self.datagramOverheadBytes) * 8
+        spentBits[slot] = min(perTick, max(0, total - perTick))
     }
 
     mutating func compose(
@@ -212,7 +258,6 @@ struct SnapshotComposer {
     ) {
         bodies.beginTick()
         prepareTick(sequence: sequence, nowMicros: nowMicros, order: order, avatars: avatars, codec: codec, context: context)
-        let budget = budgetBits
         let interval = UInt32(max(1, settings.relevanceIntervalTicks))
         // The per-recipient state is moved into locals for the loop: the cost closure below reads `delta` while
         // the scheduler runs, and locals are what the hot loops are fastest on.
@@ -248,6 +293,8 @@ struct SnapshotComposer {
             if baseline.sequence != 0 { counters.snapshotsFromBaseline += 1 }
 
             delta.diff(relevant: relevant, known: baseline.avatars, avatars: tickAvatars) { recipient.scheduler.markFresh($0) }
+            let spent = spent(by: peers[slot])
+            let budget = stateBudgetBits(spent: spent)
             let leaveBits = delta.leaves.count * (2 + 9)
             let (selected, deferred, deferredByRate) = recipient.scheduler.select(
                 candidates: delta.candidates, cost: { Int(delta.candidate[Int($0)].cost) },
@@ -262,6 +309,7 @@ struct SnapshotComposer {
             recipient.views.store(&delta.view, sequence: sequence)
             swap(&recipient, &recipients[slot])
             lastSent[slot] = sequence
+            settle(peers[slot], spent: spent, snapshotBytes: bytes.count)
             send(peers[slot], bytes)
             counters.snapshotBytes += UInt64(bytes.count)
             counters.snapshotDatagrams += 1
