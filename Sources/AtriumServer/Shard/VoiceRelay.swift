@@ -99,8 +99,12 @@ final class VoiceRelay {
     private var active: [UInt16] = []
     /// Index of the last of each speaker's frames forwarded to each listener.
     private var lastForwarded = LastForwardedTable()
-    /// `lastForwarded.count` after its last pruning: it is pruned again when it has doubled.
+    /// `lastForwarded.count` after its last pruning: it is pruned again when it has doubled (plus this slack,
+    /// so small tables are left alone; tests lower it to prune at every tick).
     private var lastForwardedPruned = 0
+    var pruneSlack = 256
+    /// (speaker, listener) pairs remembered for the resumes mark.
+    var forwardedPairCount: Int { lastForwarded.count }
     private let mixCapacity: Int
     private var mixers: [UInt16: VoiceMixer] = [:]
     private let decodeStage = VoiceDecodeStage()
@@ -402,7 +406,7 @@ final class VoiceRelay {
     /// only decides the resumes mark when it is the speaker's frame just before its next one, so one whose
     /// speaker has nothing waiting and has moved past it is the same as none.
     private func pruneLastForwarded() {
-        guard lastForwarded.count > 2 * lastForwardedPruned + 256 else { return }
+        guard lastForwarded.count > 2 * lastForwardedPruned + pruneSlack else { return }
         let speakers = self.speakers
         lastForwarded.removeAll { speaker, _, last in
             let s = Int(speaker)
