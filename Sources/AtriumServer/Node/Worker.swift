@@ -250,26 +250,17 @@ final class Worker {
     private func expireHellos(nowMicros: UInt64) {
         let limit = UInt64(configuration.helloTimeoutMs) * 1000
         let tokenLimit = gate.settings.tokenDeadlineMicros
-        // Every tick: the states are read in place, and the few expired acted on after the walk.
-        var expired: [(PeerHandle, Session.State)] = []
-        for index in sessions.indices {
-            let (state, connected) = withSession(at: index) { ($0.state, $0.connectedMicros) }
-            switch state {
-            case .awaitingHello where nowMicros &- connected > limit,
-                .awaitingToken where nowMicros &- connected > tokenLimit:
-                expired.append((sessions.keys[index], state))
-            default:
-                break
-            }
-        }
-        for (peer, state) in expired {
-            if state == .awaitingHello {
+        for (peer, session) in sessions {
+            switch session.state {
+            case .awaitingHello where nowMicros &- session.connectedMicros > limit:
                 close(peer, reason: .helloTimeout, detail: "no HELLO in time")
-            } else {
+            case .awaitingToken where nowMicros &- session.connectedMicros > tokenLimit:
                 tokenTimeouts += 1
                 gate.securityLog?.record(
                     "token_timeout", ["address": addressText(peer)])
                 dropUnauthenticated(peer, reason: .tokenTimeout)
+            default:
+                break
             }
         }
     }
