@@ -79,5 +79,20 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "VoiceRelay",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                // The shard through its @_spi(Benchmarks) surface.
+                .product(name: "AtriumServer", package: "Atrium"),
+                .product(name: "AtriumTransport", package: "Atrium"),
+                .product(name: "AtriumWire", package: "Atrium"),
+                .product(name: "AtriumWorld", package: "Atrium"),
+            ],
+            path: "Benchmarks/VoiceRelay",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -217,4 +217,64 @@ import Testing
         tick(shard, sent, at: 1_100_000)
         #expect(sent.frames(to: l, from: a).map(\.sequence) == [9])
     }
+
+    /// Pruning the remembered (speaker, listener) pairs changes no byte: the same random session of talking,
+    /// silences, routing changes, mutes and flushes between ticks, once pruning at every tick and once never,
+    /// sends the same messages, resumes marks included.
+    @Test func pruningTheForwardedPairsChangesNothingSent() throws {
+        var bytes: [[(peer: PeerHandle, bytes: [UInt8])]] = []
+        var pairs: [Int] = []
+        for slack in [Int.min / 4, Int.max / 4] {  // prune at every tick, never
+            let (shard, avatars, sent) = try Self.shard(count: 8, maxStreams: 2)
+            shard.voice.pruneSlack = slack
+            var rng = LastForwardedTableTests.Generator(state: 0x5EED)
+            var sequence = [UInt16](repeating: 0, count: avatars.count)
+            var t: UInt64 = 1_000_000
+            var held = 0
+            for _ in 0..<400 {
+                // A few talk (some louder), some go quiet for a while, now and then one mutes or unmutes.
+                for (k, avatar) in avatars.enumerated() where k < 5 && rng.next() % 3 != 0 {
+                    sequence[k] &+= 1
+                    shard.voice.receive(Self.frame(sequence[k], loud: rng.next() % 2 == 0), from: avatar.id, nowMicros: t)
+                }
+                if rng.next() % 10 == 0 {
+                    let k = Int(rng.next() % 5)
+                    let action: VoiceControlAction = rng.next() % 2 == 0 ? .muteSelf : .unmuteSelf
+                    _ = shard.voice.control(VoiceControl(action: action), from: avatars[k].id, role: .villager)
+                }
+                if rng.next() % 2 == 0 {
+                    shard.forwardVoice(outbox: sent.outbox)
+                    t += 15_000
+                }
+                t += 18_333
+                tick(shard, sent, at: t)
+                held += shard.voice.forwardedPairCount
+            }
+            bytes.append(sent.messages.map { ($0.peer, $0.bytes) })
+            pairs.append(held)
+        }
+        #expect(bytes[0].count == bytes[1].count)
+        #expect(zip(bytes[0], bytes[1]).allSatisfy { $0.peer == $1.peer && $0.bytes == $1.bytes })
+        let marks = bytes[0].compactMap { try? ServerMessage.decode($0.bytes, codec: nil) }.reduce(into: (0, 0)) {
+            if case .voiceBundle(let b) = $1 { for f in b.frames { if f.resumes { $0.0 += 1 } else { $0.1 += 1 } } }
+        }
+        #expect(marks.0 > 50 && marks.1 > 50, "the session has both marked and unmarked frames: \(marks)")
+        #expect(pairs[0] < pairs[1], "pruning dropped pairs (summed over ticks): \(pairs)")
+    }
+
+    @Test func aLeavingAvatarIsForgottenOnBothSides() throws {
+        let (shard, avatars, sent) = try Self.shard(count: 3)
+        for (k, avatar) in avatars.enumerated() {
+            shard.voice.receive(Self.frame(UInt16(k)), from: avatar.id, nowMicros: 1_000_000)
+        }
+        tick(shard, sent, at: 1_033_333)
+        #expect(shard.voice.forwardedPairCount == 6)
+        shard.remove(avatars[0].id, reason: .none, outbox: sent.outbox)
+        #expect(shard.voice.forwardedPairCount == 2)
+        // The others carry on without a mark.
+        shard.voice.receive(Self.frame(10), from: avatars[1].id, nowMicros: 1_040_000)
+        sent.clear()
+        tick(shard, sent, at: 1_066_666)
+        #expect(sent.frames(to: avatars[2].peer, from: avatars[1].id).map(\.resumes) == [false])
+    }
 }

@@ -122,7 +122,7 @@ final class Worker {
     /// into ENet's packet buffer (no datagram array in between), and the session is used where it lies in
     /// `sessions`, never copied out and written back (the sealer's counter lives in shared state anyway).
     private func deliver(_ message: [UInt8], to peer: PeerHandle, channel: Channel) {
-        guard let index = sessions.index(forKey: peer), sessions.values[index].keys != nil else { return }
+        guard let index = sessions.index(forKey: peer), withSession(at: index, { $0.keys != nil }) else { return }
         var failed = false
         _ = message.withUnsafeBytes { plaintext in
             host.send(
@@ -141,6 +141,13 @@ final class Worker {
         }
         // 2^64 datagrams: the session must end rather than reuse a nonce.
         if failed { host.disconnectLater(peer, data: ReasonCode.serverClosing.disconnectData) }
+    }
+
+    /// The session at `index`, in place. `sessions[peer]` and `sessions.values[index]` read through getters
+    /// that copy the whole Session (retaining its keys, token, name and log set) on every packet and datagram;
+    /// this goes through Dictionary.Values' modify accessor instead.
+    private func withSession<R>(at index: Dictionary<PeerHandle, Session>.Index, _ body: (inout Session) -> R) -> R {
+        body(&sessions.values[index])
     }
 
     // MARK: the loop
@@ -295,31 +302,36 @@ final class Worker {
                     "left", metadata: ["peer": "\(session.logName)", "world": "\(shards[shardIndex].label)"])
             }
         case .received(let peer, let channel, let packet):
-            guard var session = sessions[peer] else { return }
-            session.lastHeardMicros = now
-            if session.state == .awaitingToken {
-                sessions[peer] = session
-                admitToken(packet, on: channel, from: session)
+            // Every packet: the session is opened and updated where it lies (`withSession`), never copied.
+            guard let index = sessions.index(forKey: peer) else { return }
+            let heard = now
+            let (state, opened) = withSession(at: index) { session -> (Session.State, Result<[UInt8], SessionError>?) in
+                session.lastHeardMicros = heard
+                guard session.state != .awaitingToken, session.keys != nil else { return (session.state, nil) }
+                do throws(SessionError) {
+                    return (session.state, .success(try session.keys!.opener.open(packet, channel: channel)))
+                } catch {
+                    return (session.state, .failure(error))
+                }
+            }
+            if state == .awaitingToken {
+                admitToken(packet, on: channel, from: sessions.values[index])
                 return
             }
-            guard var keys = session.keys else { return }
-            let payload: [UInt8]
-            do {
-                payload = try keys.opener.open(packet, channel: channel)
-            } catch {
+            switch opened {
+            case .none:
+                return
+            case .failure(let error):
                 // Forged, replayed or too old: dropped, counted, no state change, never answered.
                 unopenedPackets += 1
-                if session.shouldLog("unopened") {
+                if withSession(at: index, { $0.shouldLog("unopened") }) {
                     gate.securityLog?.record(
                         "packet_rejected",
                         ["address": addressText(peer), "reason": "\(error)"])
                 }
-                sessions[peer] = session
-                return
+            case .success(let payload):
+                receive(payload, from: peer, state: state)
             }
-            session.keys = keys
-            sessions[peer] = session
-            receive(payload, from: session)
         }
     }
 
@@ -345,11 +357,11 @@ final class Worker {
 
     /// Applies the session's rate limit for `kind`; false when the message must be dropped (and the session is
     /// closed when the abuse is sustained).
-    private func withinRate(_ kind: RateLimitedKind, bytes: Int, session: Session) -> Bool {
-        guard var current = sessions[session.peer], var keys = current.keys else { return false }
-        let verdict = keys.limiter.admit(kind, bytes: bytes, nowMicros: now)
-        current.keys = keys
-        sessions[session.peer] = current
+    private func withinRate(_ kind: RateLimitedKind, bytes: Int, peer: PeerHandle) -> Bool {
+        guard let index = sessions.index(forKey: peer) else { return false }
+        let time = now
+        guard let verdict = withSession(at: index, { $0.keys?.limiter.admit(kind, bytes: bytes, nowMicros: time) })
+        else { return false }
         switch verdict {
         case .allow:
             return true
@@ -360,14 +372,14 @@ final class Worker {
             rateLimitedDrops += 1
             gate.securityLog?.record(
                 "rate_limited",
-                ["address": addressText(session.peer), "kind": "\(kind)"])
-            close(session.peer, reason: .rateLimited, detail: "sustained \(kind) rate over the limit")
+                ["address": addressText(peer), "kind": "\(kind)"])
+            close(peer, reason: .rateLimited, detail: "sustained \(kind) rate over the limit")
             return false
         }
     }
 
-    private func receive(_ payload: [UInt8], from session: Session) {
-        switch session.state {
+    private func receive(_ payload: [UInt8], from peer: PeerHandle, state: Session.State) {
+        switch state {
         case .closing, .awaitingToken:
             return
         case .awaitingHello:
@@ -376,62 +388,62 @@ final class Worker {
                 message = try ClientMessage.decode(payload, codec: nil)
             } catch {
                 if case .invalidString(let field) = error, field == "displayName" {
-                    deny(session.peer, reason: .invalidName, detail: "display name must be 1–32 bytes of UTF-8 without control characters")
+                    deny(peer, reason: .invalidName, detail: "display name must be 1–32 bytes of UTF-8 without control characters")
                 } else if case .stringTooLong(let field, _, _) = error, field == "displayName" {
-                    deny(session.peer, reason: .invalidName, detail: "display name must be 1–32 bytes of UTF-8 without control characters")
+                    deny(peer, reason: .invalidName, detail: "display name must be 1–32 bytes of UTF-8 without control characters")
                 } else {
-                    protocolViolation(session.peer, .malformedMessage, "\(error)")
+                    protocolViolation(peer, .malformedMessage, "\(error)")
                 }
                 return
             }
             guard case .hello(let hello) = message else {
-                protocolViolation(session.peer, .unexpectedMessage, "first message must be HELLO")
+                protocolViolation(peer, .unexpectedMessage, "first message must be HELLO")
                 return
             }
-            join(session, hello)
+            join(peer, hello)
         case .joined(let shardIndex, let avatarId):
             let shard = shards[shardIndex]
             let message: ClientMessage
             do {
                 message = try ClientMessage.decode(payload, codec: shard.codec)
             } catch {
-                protocolViolation(session.peer, .malformedMessage, "\(error)")
+                protocolViolation(peer, .malformedMessage, "\(error)")
                 return
             }
             switch message {
             case .pose(let input):
-                guard withinRate(.pose, bytes: payload.count, session: session) else { return }
+                guard withinRate(.pose, bytes: payload.count, peer: peer) else { return }
                 if let rejection = shard.submit(input, from: avatarId, receivedMicros: now) {
-                    noteRejection(session.peer, rejection)
+                    noteRejection(peer, rejection)
                 }
             case .chat(let chat):
-                guard withinRate(.chat, bytes: payload.count, session: session) else { return }
+                guard withinRate(.chat, bytes: payload.count, peer: peer) else { return }
                 shard.relayChat(chat.text, from: avatarId, outbox: outbox)
             case .ping(let ping):
                 deliver(
                     ServerMessage.pong(Pong(clientTimeMicros: ping.clientTimeMicros, serverTimeMicros: now))
                         .encode(codec: nil),
-                    to: session.peer, channel: .state)
+                    to: peer, channel: .state)
             case .hello:
-                protocolViolation(session.peer, .unexpectedMessage, "HELLO after joining")
+                protocolViolation(peer, .unexpectedMessage, "HELLO after joining")
             case .voice(let frame):
-                guard withinRate(.voiceFrame, bytes: frame.opus.count, session: session) else { return }
+                guard withinRate(.voiceFrame, bytes: frame.opus.count, peer: peer) else { return }
                 shard.voice.receive(frame, from: avatarId, nowMicros: now)
             case .voiceSetup(let setup):
                 let available = configuration.voiceMixCapacity - shards.reduce(0) { $0 + $1.voice.mixListenerCount }
                 let grant = shard.voice.setup(setup.requestedMode, for: avatarId, available: available)
-                deliver(ServerMessage.voiceMode(grant).encode(codec: nil), to: session.peer, channel: .control)
+                deliver(ServerMessage.voiceMode(grant).encode(codec: nil), to: peer, channel: .control)
             case .voiceControl(let control):
                 let role = shard.role(of: avatarId) ?? .visitor
                 if !shard.voice.control(control, from: avatarId, role: role) {
-                    noteRejection(session.peer, .notAModerator)
+                    noteRejection(peer, .notAModerator)
                 }
             }
         }
     }
 
-    private func join(_ session: Session, _ sealedHello: Hello) {
-        let peer = session.peer
+    private func join(_ peer: PeerHandle, _ sealedHello: Hello) {
+        guard let session = sessions[peer] else { return }
         // Who joins, as what and where is what the token says (the organizer issued it); HELLO must agree on
         // the world and brings the protocol versions.
         guard let token = session.keys?.token else { return }

@@ -229,6 +229,12 @@ public enum InputRejection: String, Sendable {
         sendSnapshots(nowMicros: nowMicros, outbox: outbox)
         // Relayed voice leaves with the same flush as state (one ENet datagram per client when it fits); the
         // caller flushes, then runs `mixVoice`.
+        routeVoice(nowMicros: nowMicros, outbox: outbox)
+    }
+
+    /// The tick's voice: routing and the relay listeners' bundles (VoiceRelay.flush), after the snapshots
+    /// (it reads the interest table they built).
+    @_spi(Benchmarks) public func routeVoice(nowMicros: UInt64, outbox: Outbox) {
         voice.flush(
             nowMicros: nowMicros, order: order, avatars: avatars, interest: composer.interestTable, context: interestContext
         ) { peer, bytes in
@@ -237,15 +243,15 @@ public enum InputRejection: String, Sendable {
     }
 
     /// The tick's mix, once its flush is out (VoiceRelay.mix). True when anything was sent.
-    @discardableResult
-    func mixVoice(nowMicros: UInt64, outbox: Outbox) -> Bool {
+    @_spi(Benchmarks) @discardableResult
+    public func mixVoice(nowMicros: UInt64, outbox: Outbox) -> Bool {
         voice.mix(nowMicros: nowMicros, avatars: avatars) { peer, bytes in deliverVoice(bytes, to: peer, outbox: outbox) }
     }
 
     /// A voice flush point between ticks (PROTOCOL.md §17.3): frames that arrived since the last flush go out
     /// along the last tick's routes. True when anything was sent.
-    @discardableResult
-    func forwardVoice(outbox: Outbox) -> Bool {
+    @_spi(Benchmarks) @discardableResult
+    public func forwardVoice(outbox: Outbox) -> Bool {
         voice.forward(avatars: avatars) { peer, bytes in deliverVoice(bytes, to: peer, outbox: outbox) }
     }
 
@@ -254,6 +260,14 @@ public enum InputRejection: String, Sendable {
         composer.chargeVoice(bytes.count, to: peer)
         outbox.deliver(peer, bytes, .voice)
     }
+
+    /// A VOICE from avatar `id`, as the worker hands it over (VoiceRelay.receive). False when dropped.
+    @_spi(Benchmarks) @discardableResult
+    public func receiveVoice(_ frame: VoiceFrame, from id: UInt16, nowMicros: UInt64) -> Bool {
+        voice.receive(frame, from: id, nowMicros: nowMicros)
+    }
+
+    @_spi(Benchmarks) public var voiceCounters: VoiceCounters { voice.counters }
 
     /// The avatar's role, for permission checks (moderator mutes).
     func role(of id: UInt16) -> Role? { avatars[id]?.role }

@@ -66,6 +66,10 @@ final class VoiceRelay {
         var lastTalkMicros: UInt64 = 0
         var selfMuted = false
         var moderatorMuted = false
+        /// In `VoiceRelay.active`.
+        var listed = false
+        /// Listeners the flush under way gave this speaker's unsent frames to.
+        var copies = 0
         var muted: Bool { selfMuted || moderatorMuted }
         var hasUnsent: Bool { sent < pending.count }
     }
@@ -76,16 +80,31 @@ final class VoiceRelay {
     /// At most 120 ms of frames wait per speaker (more means a burst after jitter): the oldest is dropped.
     static let maxPending = 6
 
+    /// Always reached through `withRouter`: a read of a struct property of a class copies it (and retains its
+    /// two dozen buffers) on every call.
     private var router: VoiceRouter
     /// The router ran at the last tick: its routes are the ones flushes between ticks may use (a tick with no
     /// voice at all skips routing, and older routes must not be replayed).
     private var routesCurrent = false
     /// This tick's listeners, in the order the router indexed them (the mix reads their routes).
     private var tickListeners: [VoiceListener] = []
-    private var speakers: [UInt16: SpeakerState] = [:]
-    /// Speaker → listener → index of the last of the speaker's frames forwarded to that listener. Kept apart
-    /// from `speakers` so writing it never copies a speaker's queue.
-    private var lastForwarded: [UInt16: [UInt16: UInt32]] = [:]
+    /// This tick's speakers as the router takes them (kept to reuse its buffer).
+    private var tickSpeakers: [VoiceSpeaker] = []
+    /// Speaker state by avatar id: the shard hands ids out upwards from 1 and reuses them only after wrapping,
+    /// so a flat table is dense (at most 65,536 small entries) and needs no hashing.
+    private var speakers: [SpeakerState] = []
+    /// Ids whose state routing and the flushes must look at: every speaker given a state (a frame, a mute)
+    /// since it last went quiet, in that order. A tick drops those neither talking nor with frames waiting,
+    /// so no pass walks every avatar that ever spoke.
+    private var active: [UInt16] = []
+    /// Index of the last of each speaker's frames forwarded to each listener.
+    private var lastForwarded = LastForwardedTable()
+    /// `lastForwarded.count` after its last pruning: it is pruned again when it has doubled (plus this slack,
+    /// so small tables are left alone; tests lower it to prune at every tick).
+    private var lastForwardedPruned = 0
+    var pruneSlack = 256
+    /// (speaker, listener) pairs remembered for the resumes mark.
+    var forwardedPairCount: Int { lastForwarded.count }
     private let mixCapacity: Int
     private var mixers: [UInt16: VoiceMixer] = [:]
     private let decodeStage = VoiceDecodeStage()
@@ -117,6 +136,26 @@ final class VoiceRelay {
         forwarded.removeAll(keepingCapacity: true)
     }
 
+    /// The router in place (an inout access: no copy).
+    private func withRouter<R>(_ body: (inout VoiceRouter) -> R) -> R { body(&router) }
+
+    /// `id`'s slot in `speakers`, grown when new, and listed in `active`.
+    @discardableResult
+    private func touch(_ id: UInt16) -> Int {
+        let s = Int(id)
+        if s >= speakers.count {
+            speakers.append(
+                contentsOf: repeatElement(SpeakerState(), count: min(max(s + 1, 2 * speakers.count), 1 << 16) - speakers.count))
+        }
+        if !speakers[s].listed {
+            speakers[s].listed = true
+            active.append(id)
+        }
+        return s
+    }
+
+    private func isMixListener(_ id: UInt16) -> Bool { !mixers.isEmpty && mixers[id] != nil }
+
     // MARK: arrivals
 
     /// A VOICE from `speaker`: checked against RFC 6716 §3.4 and queued for the next flush. False when dropped.
@@ -127,59 +166,57 @@ final class VoiceRelay {
             counters.framesInvalid += 1
             return false
         }
-        var state = speakers[speaker] ?? SpeakerState()
-        defer { speakers[speaker] = state }
-        guard !state.muted else {
+        let s = touch(speaker)
+        guard !speakers[s].muted else {
             counters.framesMuted += 1
             // Nobody gets it: the frame after the mute resumes every listener's stream.
-            state.nextIndex &+= 1
+            speakers[s].nextIndex &+= 1
             return false
         }
-        if state.pending.count >= Self.maxPending {
+        if speakers[s].pending.count >= Self.maxPending {
             counters.framesOverflowed += 1
-            if state.sent > 0 {
+            speakers[s].pending.removeFirst()
+            if speakers[s].sent > 0 {
                 // Already relayed; only the mix loses it.
-                state.pending.removeFirst()
-                state.sent -= 1
+                speakers[s].sent -= 1
             } else {
                 // Never sent to anyone: renumber so the listeners see a gap with no resumes mark — loss.
-                state.pending.removeFirst()
-                for k in state.pending.indices { state.pending[k].index &-= 1 }
-                state.nextIndex &-= 1
+                for k in speakers[s].pending.indices { speakers[s].pending[k].index &-= 1 }
+                speakers[s].nextIndex &-= 1
             }
         }
-        state.pending.append(
+        speakers[s].pending.append(
             Pending(
-                sequence: frame.sequence, level: frame.level, opus: frame.opus, index: state.nextIndex,
+                sequence: frame.sequence, level: frame.level, opus: frame.opus, index: speakers[s].nextIndex,
                 arrivalMicros: nowMicros))
-        state.nextIndex &+= 1
-        state.level = frame.level
-        if frame.level.voiceActivity { state.lastTalkMicros = nowMicros }
+        speakers[s].nextIndex &+= 1
+        speakers[s].level = frame.level
+        if frame.level.voiceActivity { speakers[s].lastTalkMicros = nowMicros }
         return true
     }
 
     /// Mutes, blocks and moderator mutes. Returns false when `from` may not do it (a non-moderator muting others).
     func control(_ control: VoiceControl, from listener: UInt16, role: Role) -> Bool {
         switch control.action {
-        case .muteSelf: speakers[listener, default: SpeakerState()].selfMuted = true
-        case .unmuteSelf: speakers[listener, default: SpeakerState()].selfMuted = false
-        case .block: router.setBlocked(true, speaker: control.target, listener: listener)
-        case .unblock: router.setBlocked(false, speaker: control.target, listener: listener)
+        case .muteSelf: speakers[touch(listener)].selfMuted = true
+        case .unmuteSelf: speakers[touch(listener)].selfMuted = false
+        case .block: withRouter { $0.setBlocked(true, speaker: control.target, listener: listener) }
+        case .unblock: withRouter { $0.setBlocked(false, speaker: control.target, listener: listener) }
         case .moderatorMute, .moderatorUnmute:
             guard Self.moderatorRoles.contains(role) else { return false }
-            speakers[control.target, default: SpeakerState()].moderatorMuted = control.action == .moderatorMute
+            speakers[touch(control.target)].moderatorMuted = control.action == .moderatorMute
         }
-        if speakers[listener]?.muted == true { dropPending(of: listener) }
+        if Int(listener) < speakers.count, speakers[Int(listener)].muted { dropPending(of: listener) }
         if case .moderatorMute = control.action { dropPending(of: control.target) }
         return true
     }
 
     /// A muted speaker's queue goes; the frames not yet relayed count as dropped for the mute.
     private func dropPending(of speaker: UInt16) {
-        guard var state = speakers[speaker] else { return }
-        state.pending.removeAll()
-        state.sent = 0
-        speakers[speaker] = state
+        let s = Int(speaker)
+        guard s < speakers.count else { return }
+        speakers[s].pending.removeAll()
+        speakers[s].sent = 0
     }
 
     /// VOICE_SETUP: mix mode while this shard has room (`available` is the node's remaining mix capacity).
@@ -200,11 +237,15 @@ final class VoiceRelay {
     }
 
     func remove(_ id: UInt16) {
-        speakers.removeValue(forKey: id)
-        lastForwarded.removeValue(forKey: id)
-        for key in Array(lastForwarded.keys) { lastForwarded[key]?.removeValue(forKey: id) }
+        if Int(id) < speakers.count {
+            speakers[Int(id)] = SpeakerState()
+            active.removeAll { $0 == id }
+        }
+        // One pass over the pairs (not one map per speaker), whichever side the avatar was on.
+        lastForwarded.removeAll { speaker, listener, _ in speaker == id || listener == id }
+        lastForwardedPruned = min(lastForwardedPruned, lastForwarded.count)
         mixers.removeValue(forKey: id)
-        router.removeListener(id)
+        withRouter { $0.removeListener(id) }
         decodeStage.removeSpeaker(id)
     }
 
@@ -215,21 +256,22 @@ final class VoiceRelay {
     /// proportional to the frames waiting times their listeners. True when anything was sent.
     @discardableResult
     func forward(avatars: [UInt16: Avatar], send: (PeerHandle, [UInt8]) -> Void) -> Bool {
-        guard routesCurrent, speakers.values.contains(where: \.hasUnsent) else { return false }
+        guard routesCurrent, active.contains(where: { speakers[Int($0)].hasUnsent }) else { return false }
         let cpuStart = MonotonicClock.threadCPUSeconds()
         defer { counters.cpuSeconds += MonotonicClock.threadCPUSeconds() - cpuStart }
 
         pairs.removeAll(keepingCapacity: true)
-        for (id, state) in speakers where state.hasUnsent {
-            for route in router.listeners(hearing: id) where route.listenerId != id && mixers[route.listenerId] == nil {
-                // A block sent since the tick already holds.
-                guard !router.isBlocked(speaker: id, listener: route.listenerId) else { continue }
-                pairs.append(UInt32(route.listenerId) << 16 | UInt32(id))
+        withRouter { router in
+            for id in active where speakers[Int(id)].hasUnsent {
+                for route in router.listeners(hearing: id) where route.listenerId != id && !isMixListener(route.listenerId) {
+                    // A block sent since the tick already holds.
+                    guard !router.isBlocked(speaker: id, listener: route.listenerId) else { continue }
+                    pairs.append(UInt32(route.listenerId) << 16 | UInt32(id))
+                }
             }
         }
         pairs.sort()
         var sentAny = false
-        var copies: [UInt16: Int] = [:]
         var i = 0
         while i < pairs.count {
             let listener = UInt16(truncatingIfNeeded: pairs[i] >> 16)
@@ -239,8 +281,7 @@ final class VoiceRelay {
                 let speaker = UInt16(truncatingIfNeeded: pairs[i])
                 i += 1
                 guard let peer else { continue }
-                appendUnsent(of: speaker, to: listener, peer: peer, send)
-                copies[speaker, default: 0] += 1
+                appendUnsent(of: Int(speaker), to: listener, peer: peer, send)
             }
             if let peer, let message = writer.finish() {
                 send(peer, message)
@@ -249,28 +290,40 @@ final class VoiceRelay {
             }
         }
         // Frames nobody was routed to stay for the tick (their speaker may be routed then).
-        for (id, n) in copies {
-            guard let state = speakers[id] else { continue }
-            for frame in state.pending[state.sent...] { forwarded.append((frame.arrivalMicros, n)) }
-            speakers[id]?.sent = state.pending.count
-        }
+        markSent()
         return sentAny
     }
 
-    /// Adds `speaker`'s frames not yet relayed to the bundle being built for `listener`, marking `resumes`
-    /// where the listener did not get the speaker's previous frame.
+    /// Adds speaker `s`'s frames not yet relayed to the bundle being built for `listener`, marking `resumes`
+    /// where the listener did not get the speaker's previous frame, and counts the copy.
     private func appendUnsent(
-        of speaker: UInt16, to listener: UInt16, peer: PeerHandle, _ send: (PeerHandle, [UInt8]) -> Void
+        of s: Int, to listener: UInt16, peer: PeerHandle, _ send: (PeerHandle, [UInt8]) -> Void
     ) {
-        guard let state = speakers[speaker], state.hasUnsent else { return }
-        var last = lastForwarded[speaker]?[listener]
-        for frame in state.pending[state.sent...] {
+        let first = speakers[s].sent, end = speakers[s].pending.count
+        guard first < end else { return }
+        let speaker = UInt16(truncatingIfNeeded: s)
+        var last = lastForwarded.last(speaker: speaker, listener: listener)
+        for k in first..<end {
+            let frame = speakers[s].pending[k]
             let resumes = last.map { $0 &+ 1 != frame.index } ?? true
-            appendOrSend(
-                speaker: speaker, frame.sequence, frame.level, frame.opus, resumes: resumes, to: peer, send)
+            appendOrSend(speaker: speaker, frame.sequence, frame.level, frame.opus, resumes: resumes, to: peer, send)
             last = frame.index
         }
-        lastForwarded[speaker, default: [:]][listener] = last
+        if let last { lastForwarded.setLast(last, speaker: speaker, listener: listener) }
+        speakers[s].copies += 1
+    }
+
+    /// After a flush: every frame given to someone is relayed (and timed once the flush is out).
+    private func markSent() {
+        for id in active where speakers[Int(id)].copies > 0 {
+            let s = Int(id)
+            let n = speakers[s].copies
+            for k in speakers[s].sent..<speakers[s].pending.count {
+                forwarded.append((speakers[s].pending[k].arrivalMicros, n))
+            }
+            speakers[s].sent = speakers[s].pending.count
+            speakers[s].copies = 0
+        }
     }
 
     // MARK: the tick
@@ -286,51 +339,81 @@ final class VoiceRelay {
         func zone(_ id: UInt16, _ avatar: Avatar) -> InterestZoneContext {
             interest[id]?.zoneContext ?? context.zoneContext(position: avatar.pose.headPosition, role: avatar.role)
         }
-        let anyPending = speakers.values.contains { !$0.pending.isEmpty }
+        let anyPending = active.contains { !speakers[Int($0)].pending.isEmpty }
         routesCurrent = anyPending || !mixers.isEmpty
         guard routesCurrent else { return }
         let cpuStart = MonotonicClock.threadCPUSeconds()
         defer { counters.cpuSeconds += MonotonicClock.threadCPUSeconds() - cpuStart }
 
-        var voiceSpeakers: [VoiceSpeaker] = []
-        for (id, state) in speakers where nowMicros &- state.lastTalkMicros < Self.talkingHoldMicros || !state.pending.isEmpty {
+        // Speakers talking or with frames waiting; the others leave `active` until their next frame.
+        tickSpeakers.removeAll(keepingCapacity: true)
+        var kept = 0
+        for id in active {
+            let s = Int(id)
+            let talking = nowMicros &- speakers[s].lastTalkMicros < Self.talkingHoldMicros
+            guard talking || !speakers[s].pending.isEmpty else {
+                speakers[s].listed = false
+                continue
+            }
+            active[kept] = id
+            kept += 1
             guard let avatar = avatars[id] else { continue }
-            voiceSpeakers.append(
+            tickSpeakers.append(
                 VoiceSpeaker(
-                    id: id, position: avatar.pose.headPosition, zone: zone(id, avatar), level: state.level,
-                    talking: nowMicros &- state.lastTalkMicros < Self.talkingHoldMicros, muted: state.muted))
+                    id: id, position: avatar.pose.headPosition, zone: zone(id, avatar), level: speakers[s].level,
+                    talking: talking, muted: speakers[s].muted))
         }
-        var listeners: [VoiceListener] = []
-        listeners.reserveCapacity(order.count)
+        active.removeLast(active.count - kept)
+
+        tickListeners.removeAll(keepingCapacity: true)
+        tickListeners.reserveCapacity(order.count)
         for id in order {
             guard let avatar = avatars[id] else { continue }
-            listeners.append(
+            tickListeners.append(
                 VoiceListener(id: id, position: avatar.pose.headPosition, zone: zone(id, avatar)))
         }
-        router.route(speakers: voiceSpeakers, listeners: listeners, nowMicros: nowMicros)
-        tickListeners = listeners
+        let speakersNow = tickSpeakers, listenersNow = tickListeners
+        withRouter { $0.route(speakers: speakersNow, listeners: listenersNow, nowMicros: nowMicros) }
 
-        var copies: [UInt16: Int] = [:]
-        for (index, listener) in listeners.enumerated() {
-            let routes = router.routes(forListenerAt: index)
-            counters.maxStreamsPerListener = max(counters.maxStreamsPerListener, routes.count)
-            guard mixers[listener.id] == nil, let avatar = avatars[listener.id] else { continue }
-            writer.reset()
-            for route in routes where route.speakerId != listener.id {
-                guard speakers[route.speakerId]?.hasUnsent == true else { continue }
-                appendUnsent(of: route.speakerId, to: listener.id, peer: avatar.peer, send)
-                copies[route.speakerId, default: 0] += 1
-            }
-            if let message = writer.finish() {
-                send(avatar.peer, message)
-                counters.bundlesSent += 1
+        withRouter { router in
+            for index in listenersNow.indices {
+                let routes = router.routes(forListenerAt: index)
+                counters.maxStreamsPerListener = max(counters.maxStreamsPerListener, routes.count)
+                // Listeners with nothing waiting from their speakers cost one look per route.
+                guard anyPending else { continue }
+                let id = listenersNow[index].id
+                guard !isMixListener(id) else { continue }
+                var peer: PeerHandle?
+                for route in routes where route.speakerId != id && speakers[Int(route.speakerId)].hasUnsent {
+                    if peer == nil {
+                        guard let avatar = avatars[id] else { break }
+                        peer = avatar.peer
+                        writer.reset()
+                    }
+                    appendUnsent(of: Int(route.speakerId), to: id, peer: peer!, send)
+                }
+                if let peer, let message = writer.finish() {
+                    send(peer, message)
+                    counters.bundlesSent += 1
+                }
             }
         }
-        for (id, n) in copies {
-            guard let state = speakers[id] else { continue }
-            for frame in state.pending[state.sent...] { forwarded.append((frame.arrivalMicros, n)) }
-            speakers[id]?.sent = state.pending.count
+        markSent()
+        pruneLastForwarded()
+    }
+
+    /// Forgets the (speaker, listener) entries that can no longer matter, once they have doubled: an entry
+    /// only decides the resumes mark when it is the speaker's frame just before its next one, so one whose
+    /// speaker has nothing waiting and has moved past it is the same as none.
+    private func pruneLastForwarded() {
+        guard lastForwarded.count > 2 * lastForwardedPruned + pruneSlack else { return }
+        let speakers = self.speakers
+        lastForwarded.removeAll { speaker, _, last in
+            let s = Int(speaker)
+            guard s < speakers.count, speakers[s].pending.isEmpty else { return false }
+            return last &+ 1 != speakers[s].nextIndex
         }
+        lastForwardedPruned = lastForwarded.count
     }
 
     /// The tick's second half, after its flush has gone out: mix-mode listeners get the 20 ms mix periods due
@@ -339,9 +422,9 @@ final class VoiceRelay {
     @discardableResult
     func mix(nowMicros: UInt64, avatars: [UInt16: Avatar], send: (PeerHandle, [UInt8]) -> Void) -> Bool {
         defer {
-            for id in Array(speakers.keys) where speakers[id]?.pending.isEmpty == false {
-                speakers[id]?.pending.removeAll(keepingCapacity: true)
-                speakers[id]?.sent = 0
+            for id in active where !speakers[Int(id)].pending.isEmpty {
+                speakers[Int(id)].pending.removeAll(keepingCapacity: true)
+                speakers[Int(id)].sent = 0
             }
         }
         guard routesCurrent, !mixers.isEmpty else {
@@ -410,7 +493,7 @@ final class VoiceRelay {
             guard let me = avatars[listener.id] else { continue }
             let forward = InterestAvatar.forward(from: me.pose.headRotation)
             var list: [VoiceMixSource] = []
-            for route in router.routes(forListenerAt: index) where route.speakerId != listener.id {
+            for route in withRouter({ $0.routes(forListenerAt: index) }) where route.speakerId != listener.id {
                 guard let speaker = avatars[route.speakerId] else { continue }
                 let d = speaker.pose.headPosition - me.pose.headPosition
                 list.append(
@@ -424,7 +507,7 @@ final class VoiceRelay {
         var out: [UInt16: [VoiceMixOutput]] = [:]
         for period in 0..<periods {
             let frames = heard.map { id -> VoiceSpeakerFrame in
-                let pending = speakers[id]?.pending ?? []
+                let pending = Int(id) < speakers.count ? speakers[Int(id)].pending : []
                 let frame = period < pending.count ? pending[period] : nil
                 return VoiceSpeakerFrame(speakerId: id, sequence: frame?.sequence ?? 0, packet: frame?.opus)
             }
