@@ -62,7 +62,11 @@ public struct RemoteAvatar: Sendable {
         return ring[i < ring.count ? i : i - ring.count]
     }
 
-    private var lastSample: (time: UInt64, pose: AvatarPose)? { ring.isEmpty ? nil : sample(ring.count - 1) }
+    /// Where the newest sample is (the ring must not be empty).
+    private var newest: Int {
+        let i = oldest + ring.count - 1
+        return i < ring.count ? i : i - ring.count
+    }
     /// Sample gaps longer than this many ticks are pauses (an unchanged avatar is not sent), not a rate.
     static let pauseTicks: UInt64 = 8
     /// The extra delay follows the longest of this many recent gaps (rates jitter under the byte budget).
@@ -71,7 +75,7 @@ public struct RemoteAvatar: Sendable {
     let tickMicros: UInt64
     private var lag = DelayGlide()
 
-    public var latestPose: AvatarPose? { lastSample?.pose }
+    public var latestPose: AvatarPose? { ring.isEmpty ? nil : ring[newest].pose }
     /// False once the server took it out of this client's interest set (it is still in the world).
     public internal(set) var inView = false
 
@@ -91,13 +95,15 @@ public struct RemoteAvatar: Sendable {
 
     /// Adds a sample; `renderTime` (the session's, when known) lets the extra delay follow the sample spacing.
     mutating func add(_ pose: AvatarPose, at time: UInt64, renderTime: UInt64?) {
-        let held = lastSample?.time
-        if let last = lastSample, time <= last.time {
-            if time == last.time {
-                let newest = oldest + ring.count - 1
-                ring[newest < ring.count ? newest : newest - ring.count].pose = pose
+        var held: UInt64?
+        if !ring.isEmpty {
+            let last = newest
+            let lastTime = ring[last].time
+            if time <= lastTime {
+                if time == lastTime { ring[last].pose = pose }
+                return  // older than what we have: ignore
             }
-            return  // older than what we have: ignore
+            held = lastTime
         }
         if ring.count < Self.sampleCapacity {
             if ring.isEmpty { ring.reserveCapacity(Self.sampleCapacity) }
@@ -141,9 +147,10 @@ public struct RemoteAvatar: Sendable {
     /// The pose at `time` (server clock), interpolated between the samples around it; the newest sample
     /// when `time` is past them (no extrapolation), the oldest when before them.
     public func pose(at time: UInt64) -> AvatarPose? {
-        guard let last = lastSample else { return nil }
-        let first = sample(0)
+        guard !ring.isEmpty else { return nil }
+        let first = ring[oldest]
         if time <= first.time { return first.pose }
+        let last = ring[newest]
         if time >= last.time { return last.pose }
         var upper = sampleCount - 1
         while upper > 0 && sample(upper - 1).time > time { upper -= 1 }
