@@ -191,6 +191,8 @@ public final class LoadRunner {
             let isMeasuring = measuring > 0 && Int(Double(Int(Double(index) / stride)) * stride) == index
             var bot = Bot(kind: slot.kind, kindIndex: slot.kindIndex, kindCount: slot.kindCount, measuring: isMeasuring)
             bot.mixListener = mix.contains(index)
+            // Bots measure from the decoded entries and draw nobody: no interpolation buffers to feed.
+            bot.session.tracksAvatarMotion = false
             return bot
         }
         voiceListeners = bots.map { $0.measuring || $0.mixListener ? VoiceListener() : nil }

@@ -250,6 +250,10 @@ public struct ClientSession: Sendable {
     public var interpolationDelayMicros: UInt64 = 66_666
     /// The server's tick length, from WELCOME.
     public private(set) var tickMicros: UInt64 = 33_333
+    /// False: snapshots are still decoded, stored as views, acknowledged and returned, but the avatars are not
+    /// updated from them (no dequantizing, no interpolation samples, input sequence or in-view flag): for load
+    /// bots, which read the decoded entries and never draw anyone.
+    public var tracksAvatarMotion = true
 
     public init() {}
 
@@ -372,6 +376,9 @@ public struct ClientSession: Sendable {
         case .applied(let part):
             snapshotsReceived += 1
             newestSnapshot = receiver.acknowledgement
+            guard tracksAvatarMotion else {
+                return .snapshot(SnapshotUpdate(header: part.header, entries: part.entries, baseline: baseline))
+            }
             let renderNow = renderTime(atLocal: nowMicros)
             for entry in part.entries {
                 switch entry {

@@ -96,6 +96,28 @@ import Testing
 
     static let perFrame = speed * Float(frame) / 1e6  // 1.33 cm
 
+    /// A session that does not track motion decodes and acknowledges the same snapshots with the same
+    /// entries, and leaves the avatars without samples.
+    @Test func withoutMotionTrackingSnapshotsDecodeTheSame() {
+        var tracking = Replay(path: { Float($0) }, sendsAt: { $0 % 2 == 0 })
+        var bare = Replay(path: { Float($0) }, sendsAt: { $0 % 2 == 0 })
+        bare.session.tracksAvatarMotion = false
+        for k in 1...20 {
+            let now = Self.start + UInt64(k) * Self.tick
+            let a = tracking.session.receive(tracking.snapshot(k), nowMicros: now)
+            let b = bare.session.receive(bare.snapshot(k), nowMicros: now)
+            #expect(a == b)
+            guard case .snapshot = b else {
+                Issue.record("snapshot \(k): \(b)")
+                return
+            }
+        }
+        #expect(bare.session.newestSnapshot == 20 && tracking.session.newestSnapshot == 20)
+        #expect(bare.session.snapshotsReceived == tracking.session.snapshotsReceived)
+        #expect(tracking.session.avatars[2]?.samples.count == 10)
+        #expect(bare.session.avatars[2]?.samples.isEmpty == true && bare.session.avatars[3]?.inView == false)
+    }
+
     /// The samples are a ring of 16 overwritten in place: after 40 samples an avatar holds the newest 16,
     /// oldest first, and interpolates between neighbours across the ring's wrap point; a repeated time replaces
     /// the newest pose and an older one is ignored.
