@@ -93,7 +93,8 @@ public final class LoadRunner {
         var bytesDown: UInt64 = 0
         var bytesUp: UInt64 = 0
         var lastSnapshot: UInt32 = 0
-        var seenInputs: [UInt16: UInt32] = [:]
+        /// Newest input sequence seen per avatar (`AvatarTable`; 0 = none yet), measuring bots only.
+        var seenInputs = AvatarTable<UInt32>(empty: 0)
         /// The behaviour's talking flag at the last pose: while set, the bot sends a VOICE every frame slot.
         var talking = false
         /// Asks for the server's mix (VOICE_SETUP mix) right after HELLO.
@@ -111,14 +112,15 @@ public final class LoadRunner {
     private let tickets: TicketPipeline
     private var bots: [Bot] = []
     private var hosts: [TransportHost] = []
-    private var botByPeer: [[PeerHandle: Int]] = []
+    private var botByPeer: [PeerTable] = []
     /// Per host: the cookie step's client (PROTOCOL.md §18.8), when to re-ask, since when it has been waiting.
     private var cookieClients: [ConnectCookieClient] = []
     private var cookieState: [(nextRequest: UInt64, waitingSince: UInt64?)] = []
     private var serverEndpoint: IPv4Endpoint?
+    /// Bots whose join started and that are neither welcomed nor failed yet (the connect time-out's list).
+    private var joining: [Int] = []
     /// Send times of each avatar's recent inputs, shared by every bot here (same process, same clock).
-    private var sendTimes: [UInt16: [UInt64]] = [:]
-    private static let sendTimeSlots = 256
+    private var sendTimes = InputSendTimes()
     static let peersPerHost = 1000
     /// One host's socket receives a whole server tick's burst for up to `peersPerHost` bots at once: 8 MiB
     /// holds about 3,600 snapshot datagrams (the kernel charges ~2.3 KB each), ~100 ms at 1,000 bots — a
@@ -189,6 +191,8 @@ public final class LoadRunner {
             let isMeasuring = measuring > 0 && Int(Double(Int(Double(index) / stride)) * stride) == index
             var bot = Bot(kind: slot.kind, kindIndex: slot.kindIndex, kindCount: slot.kindCount, measuring: isMeasuring)
             bot.mixListener = mix.contains(index)
+            // Bots measure from the decoded entries and draw nobody: no interpolation buffers to feed.
+            bot.session.tracksAvatarMotion = false
             return bot
         }
         voiceListeners = bots.map { $0.measuring || $0.mixListener ? VoiceListener() : nil }
@@ -222,7 +226,7 @@ public final class LoadRunner {
                         + "kernel may drop snapshots; raise net.core.rmem_max or run as root")
             }
             hosts.append(host)
-            botByPeer.append([:])
+            botByPeer.append(PeerTable())
         }
     }
 
@@ -452,6 +456,7 @@ public final class LoadRunner {
             bots[index].host = hostIndex
             bots[index].startedMicros = now
             botByPeer[hostIndex][peer] = index
+            joining.append(index)
         } catch {
             fail(index, "connect: \(error.message)")
         }
@@ -469,28 +474,44 @@ public final class LoadRunner {
         failureReasons[reason, default: 0] += 1
     }
 
+    /// Runs every loop pass, so it looks only at the bots still joining, not at every bot.
     private func checkConnectTimeouts(now: UInt64) {
+        guard !joining.isEmpty else { return }
         let limit = UInt64(scenario.connectTimeoutSeconds * 1_000_000)
-        for index in bots.indices where !bots[index].connected && !bots[index].failed {
-            guard let peer = bots[index].peer, now - bots[index].startedMicros > limit else { continue }
+        joining.removeAll { index in
+            if bots[index].connected || bots[index].failed { return true }
+            guard let peer = bots[index].peer, now - bots[index].startedMicros > limit else { return false }
             hosts[bots[index].host].disconnectNow(peer, data: 0)
             botByPeer[bots[index].host][peer] = nil
             fail(index, "no WELCOME within \(Fmt.fixed(scenario.connectTimeoutSeconds, 1)) s")
+            return true
         }
     }
 
     /// Seals `bytes` with the bot's session and sends them; the bytes counted are those on the wire.
     private func send(_ bytes: [UInt8], from index: Int, channel: Channel) {
-        guard let peer = bots[index].peer, let sealed = bots[index].channel?.seal(bytes, channel: channel) else { return }
+        bytes.withUnsafeBytes { send($0, from: index, channel: channel) }
+    }
+
+    /// The same from borrowed bytes, sealed straight into the ENet packet (no sealed copy per datagram).
+    private func send(_ message: UnsafeRawBufferPointer, from index: Int, channel: Channel) {
+        guard let peer = bots[index].peer, bots[index].channel != nil else { return }
+        let count = SecureChannel.overhead + message.count
+        var sealed = true
         hosts[bots[index].host].send(
-            sealed, to: peer, channel: channel.rawValue, delivery: .forAtriumChannel(channel.rawValue))
-        bots[index].bytesUp += UInt64(sealed.count)
+            count: count, to: peer, channel: channel.rawValue, delivery: .forAtriumChannel(channel.rawValue)
+        ) { datagram in
+            sealed = bots[index].channel!.seal(message, channel: channel, into: datagram)
+            return sealed
+        }
+        // Counted as before: whatever was sealed for the wire (also when ENet refused it).
+        if sealed { bots[index].bytesUp += UInt64(count) }
     }
 
     private func sendPose(_ index: Int, now: UInt64, runSeconds: Double) {
-        guard bots[index].connected, var behaviour = bots[index].behaviour else { return }
-        let intent = behaviour.step(at: runSeconds)
-        bots[index].behaviour = behaviour
+        guard bots[index].connected, bots[index].behaviour != nil else { return }
+        // Stepped in place: a copy taken out of the bot would copy the behaviour's buffers on every write.
+        let intent = bots[index].behaviour!.step(at: runSeconds)
         bots[index].talking = intent.talking
         bots[index].head = intent.pose.headPosition
         if let id = bots[index].session.avatarId, intent.talking || reach.isOpen(index) {
@@ -500,23 +521,12 @@ public final class LoadRunner {
         guard let bytes = bots[index].session.pose(intent.pose, clientTimeMs: UInt32(truncatingIfNeeded: now / 1000)),
             let avatarId = bots[index].session.avatarId
         else { return }
-        recordSendTime(avatar: avatarId, sequence: bots[index].session.inputSequence, at: now)
+        sendTimes.record(avatar: avatarId, sequence: bots[index].session.inputSequence, at: now)
         send(bytes, from: index, channel: .state)
         if now - bots[index].lastPingMicros >= 1_000_000 {
             bots[index].lastPingMicros = now
             send(bots[index].session.ping(nowMicros: now), from: index, channel: .state)
         }
-    }
-
-    private func recordSendTime(avatar: UInt16, sequence: UInt32, at now: UInt64) {
-        let slot = Int(sequence % UInt32(Self.sendTimeSlots))
-        if sendTimes[avatar] == nil { sendTimes[avatar] = Array(repeating: 0, count: Self.sendTimeSlots) }
-        sendTimes[avatar]![slot] = now
-    }
-
-    private func sendTime(of avatar: UInt16, sequence: UInt32) -> UInt64? {
-        guard let sent = sendTimes[avatar]?[Int(sequence % UInt32(Self.sendTimeSlots))], sent != 0 else { return nil }
-        return sent
     }
 
     // MARK: voice
@@ -526,14 +536,20 @@ public final class LoadRunner {
     private func sendVoice(_ index: Int, slot: UInt64, now: UInt64) {
         guard bots[index].connected, let speaker = bots[index].session.avatarId else { return }
         let sequence = UInt16(truncatingIfNeeded: slot &+ UInt64(index) &* 7919)
-        var message = voiceMessages[(index * Self.voiceLoopStride + Int(slot)) % voiceMessages.count]
-        // VOICE layout (PROTOCOL.md §17.2): the u16 sequence is little-endian at offset 1.
-        message[1] = UInt8(truncatingIfNeeded: sequence)
-        message[2] = UInt8(truncatingIfNeeded: sequence >> 8)
+        let message = voiceMessages[(index * Self.voiceLoopStride + Int(slot)) % voiceMessages.count]
         voiceSendTimes.record(speaker: speaker, sequence: sequence, at: now)
         // VOICE's level byte (offset 3): bit 7 is voice activity, which is what the server routes by.
         reach.sent(bot: index, sequence: sequence, voiced: message[3] & 0x80 != 0)
-        send(message, from: index, channel: .voice)
+        // Patched in a scratch copy on the stack, not a fresh array per frame.
+        message.withUnsafeBytes { frame in
+            withUnsafeTemporaryAllocation(byteCount: frame.count, alignment: 1) { patched in
+                patched.copyMemory(from: frame)
+                // VOICE layout (PROTOCOL.md §17.2): the u16 sequence is little-endian at offset 1.
+                patched[1] = UInt8(truncatingIfNeeded: sequence)
+                patched[2] = UInt8(truncatingIfNeeded: sequence >> 8)
+                send(UnsafeRawBufferPointer(patched), from: index, channel: .voice)
+            }
+        }
         voiceFramesSent += 1
         voiceSpeakers.insert(index)
     }
@@ -557,8 +573,7 @@ public final class LoadRunner {
         if reach.isTracking {
             for frame in frames { reach.heard(listener: index, speaker: frame.speakerId, sequence: frame.sequence) }
         }
-        let latencies = voiceListeners[index]?.receive(frames, at: now, sendTimes: voiceSendTimes) ?? []
-        for latency in latencies { voiceLatency.record(micros: latency) }
+        voiceListeners[index]?.receive(frames, at: now, sendTimes: voiceSendTimes) { voiceLatency.record(micros: $0) }
     }
 
     /// Plays the listeners' jitter buffers out to `now`: slots that passed without their frame count as lost.
@@ -733,8 +748,6 @@ public final class LoadRunner {
                 kind: bot.kind, context: context, start: codec.dequantize(own.pose).headPosition)
         }
         guard bots[index].measuring, let codec = bots[index].session.codec else { return }
-        var seen = bots[index].seenInputs
-        var latencies: [UInt64] = []
         for entry in update.entries {
             let state: ViewEntry
             switch entry {
@@ -752,15 +765,16 @@ public final class LoadRunner {
                 continue
             }
             guard state.id != me, state.lastInputSequence != 0 else { continue }
-            let previous = seen[state.id] ?? 0
+            // Read and written in place (a copy of the table taken out of the bot would be copied on write).
+            let previous = bots[index].seenInputs[state.id]
             guard previous == 0 || Int32(bitPattern: state.lastInputSequence &- previous) > 0 else { continue }
-            seen[state.id] = state.lastInputSequence
+            bots[index].seenInputs[state.id] = state.lastInputSequence
             // The first sighting may be an old input; count only advances seen live.
-            guard previous != 0, let sent = sendTime(of: state.id, sequence: state.lastInputSequence) else { continue }
-            if sent <= now && now - sent < 10_000_000 { latencies.append(now - sent) }
+            guard previous != 0, let sent = sendTimes.time(avatar: state.id, sequence: state.lastInputSequence) else {
+                continue
+            }
+            if sent <= now && now - sent < 10_000_000 { poseLatency.record(micros: now - sent) }
         }
-        bots[index].seenInputs = seen
-        for latency in latencies { poseLatency.record(micros: latency) }
     }
 
     /// Leaves gracefully: ENet counts a peer as gone once its disconnect is queued, so wait for the

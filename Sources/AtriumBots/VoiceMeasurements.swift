@@ -8,19 +8,17 @@ import AtriumWire
 /// so a frame older than the ring (or a wrapped sequence) finds nothing instead of another frame's time.
 struct VoiceSendTimes {
     static let slots = 256
-    /// Speaker → its row in the flat tables.
-    private var rows: [UInt16: Int] = [:]
+    /// Speaker → its row in the flat tables + 1 (0 = none yet).
+    private var rows = AvatarTable<Int32>(empty: 0)
     private var sequences: [UInt16] = []
     /// 0 = empty.
     private var times: [UInt64] = []
 
     mutating func record(speaker: UInt16, sequence: UInt16, at micros: UInt64) {
-        let row: Int
-        if let known = rows[speaker] {
-            row = known
-        } else {
-            row = rows.count
-            rows[speaker] = row
+        var row = Int(rows[speaker]) - 1
+        if row < 0 {
+            row = times.count / Self.slots
+            rows[speaker] = Int32(row + 1)
             sequences.append(contentsOf: repeatElement(0, count: Self.slots))
             times.append(contentsOf: repeatElement(0, count: Self.slots))
         }
@@ -31,7 +29,8 @@ struct VoiceSendTimes {
 
     /// The send time of that frame, nil when it is not (or no longer) in the table.
     func sendTime(speaker: UInt16, sequence: UInt16) -> UInt64? {
-        guard let row = rows[speaker] else { return nil }
+        let row = Int(rows[speaker]) - 1
+        guard row >= 0 else { return nil }
         let index = row * Self.slots + Int(sequence) % Self.slots
         guard times[index] != 0, sequences[index] == sequence else { return nil }
         return times[index]
@@ -109,8 +108,9 @@ enum VoiceBundleScan {
 /// twice: the figure is an upper bound on simultaneous streams.
 struct VoiceStreamWindow {
     let windowMicros: UInt64
-    /// Speaker → when its last frame arrived.
-    private var lastHeard: [UInt16: UInt64] = [:]
+    /// When each speaker in the window last arrived: a short list (the speakers of about one window), kept
+    /// in place so that a bundle costs no allocation.
+    private var lastHeard: [(speaker: UInt16, time: UInt64)] = []
     private(set) var maxStreams = 0
 
     init(windowMicros: UInt64 = 1_000_000) {
@@ -119,10 +119,15 @@ struct VoiceStreamWindow {
 
     /// Notes frames of `speakers` arriving at `nowMicros` (one bundle) and updates the maximum.
     mutating func heard<S: Sequence<UInt16>>(_ speakers: S, at nowMicros: UInt64) {
-        for speaker in speakers { lastHeard[speaker] = nowMicros }
-        var stale: [UInt16] = []
-        for (speaker, time) in lastHeard where nowMicros - min(nowMicros, time) >= windowMicros { stale.append(speaker) }
-        for speaker in stale { lastHeard[speaker] = nil }
+        for speaker in speakers {
+            if let i = lastHeard.firstIndex(where: { $0.speaker == speaker }) {
+                lastHeard[i].time = nowMicros
+            } else {
+                lastHeard.append((speaker, nowMicros))
+            }
+        }
+        let window = windowMicros
+        lastHeard.removeAll { nowMicros - min(nowMicros, $0.time) >= window }
         maxStreams = max(maxStreams, lastHeard.count)
     }
 
@@ -179,9 +184,17 @@ struct VoiceFrameTotals: Equatable {
 /// One measuring bot's ears: a jitter buffer per speaker stream (speaker 0 is the server's mix), the
 /// streams-per-window counter, and the frames' mouth-to-ear latencies.
 struct VoiceListener {
-    /// Mutated in place through the dictionary subscript (a copied-out buffer would copy its slots).
-    private(set) var buffers: [UInt16: VoiceJitterBuffer] = [:]
-    private var lastArrival: [UInt16: UInt64] = [:]
+    /// One speaker's stream. Streams live in a flat array so that playout (every frame period, every stream)
+    /// walks them in place; `rows` finds a speaker's stream when its frames arrive.
+    struct Stream {
+        let speaker: UInt16
+        var buffer = VoiceJitterBuffer()
+        var lastArrival: UInt64
+    }
+
+    private(set) var streams: [Stream] = []
+    /// Speaker → index in `streams` + 1 (0 = no stream).
+    private var rows = AvatarTable<Int32>(empty: 0)
     private(set) var window: VoiceStreamWindow
     /// Streams dropped after falling silent, their counts kept.
     private(set) var retired = VoiceFrameTotals()
@@ -199,11 +212,24 @@ struct VoiceListener {
     /// is known (never for the mix).
     mutating func receive(_ frames: [VoiceBundleScan.Frame], at now: UInt64, sendTimes: VoiceSendTimes) -> [UInt64] {
         var latencies: [UInt64] = []
+        receive(frames, at: now, sendTimes: sendTimes) { latencies.append($0) }
+        return latencies
+    }
+
+    /// The same, handing each latency to `latency` as it is measured (no array per bundle).
+    mutating func receive(
+        _ frames: [VoiceBundleScan.Frame], at now: UInt64, sendTimes: VoiceSendTimes, latency: (UInt64) -> Void
+    ) {
         for frame in frames {
+            var row = Int(rows[frame.speakerId]) - 1
+            if row < 0 {
+                row = streams.count
+                streams.append(Stream(speaker: frame.speakerId, lastArrival: now))
+                rows[frame.speakerId] = Int32(row + 1)
+            }
             // The audio is never decoded here, so the buffer holds no payload: it only orders and counts.
-            buffers[frame.speakerId, default: VoiceJitterBuffer()].insert(
-                sequence: frame.sequence, payload: [], arrivalMicros: now, resumes: frame.resumes)
-            lastArrival[frame.speakerId] = now
+            streams[row].buffer.insert(sequence: frame.sequence, payload: [], arrivalMicros: now, resumes: frame.resumes)
+            streams[row].lastArrival = now
             if frame.speakerId == VoiceBundle.mixedSpeakerId {
                 mixedFrames += 1
                 continue
@@ -211,33 +237,44 @@ struct VoiceListener {
             if let sent = sendTimes.sendTime(speaker: frame.speakerId, sequence: frame.sequence), sent <= now,
                 now - sent < 10_000_000
             {
-                latencies.append(now - sent)
+                latency(now - sent)
             }
         }
         window.heard(frames.lazy.map(\.speakerId), at: now)
-        return latencies
     }
 
     /// Plays out every stream up to `now` (which is when slots that never came count as lost) and retires
     /// streams silent for `idleMicros`.
     mutating func advance(to now: UInt64) {
-        for speaker in Array(buffers.keys) {
-            while buffers[speaker]?.next(nowMicros: now) != nil {}
-            if now - min(now, lastArrival[speaker] ?? now) >= Self.idleMicros, let buffer = buffers[speaker] {
-                retired.add(buffer.stats)
-                buffers[speaker] = nil
-                lastArrival[speaker] = nil
+        var i = 0
+        while i < streams.count {
+            // An empty buffer has nothing to play or to count as lost until a frame arrives.
+            if streams[i].buffer.count > 0 {
+                while streams[i].buffer.next(nowMicros: now) != nil {}
             }
+            guard now - min(now, streams[i].lastArrival) >= Self.idleMicros else {
+                i += 1
+                continue
+            }
+            retired.add(streams[i].buffer.stats)
+            // Swap-remove: the last stream takes this place (order does not matter; the totals are sums).
+            rows[streams[i].speaker] = 0
+            let last = streams.count - 1
+            if i != last {
+                streams.swapAt(i, last)
+                rows[streams[i].speaker] = Int32(i + 1)
+            }
+            streams.removeLast()
         }
     }
 
     /// Counts over every stream this listener had, retired or live.
     var totals: VoiceFrameTotals {
         var t = retired
-        for buffer in buffers.values { t.add(buffer.stats) }
+        for stream in streams { t.add(stream.buffer.stats) }
         return t
     }
 
     /// Streams currently held.
-    var streamCount: Int { buffers.count }
+    var streamCount: Int { streams.count }
 }

@@ -48,8 +48,25 @@ public struct RemoteAvatar: Sendable {
     public var role: Role
     public var lastInputSequence: UInt32 = 0
     /// Recent (server time µs, pose) samples, oldest first; interpolation reads between them.
-    public private(set) var samples: [(time: UInt64, pose: AvatarPose)] = []
+    public var samples: [(time: UInt64, pose: AvatarPose)] { (0..<sampleCount).map { sample($0) } }
     static let sampleCapacity = 16
+    /// The samples as a ring (a full one overwrites its oldest in place rather than shifting the rest down for
+    /// every new sample): the oldest is at `oldest`.
+    private var ring: [(time: UInt64, pose: AvatarPose)] = []
+    private var oldest = 0
+    private var sampleCount: Int { ring.count }
+
+    /// Sample `k`, 0 being the oldest.
+    @inline(__always) private func sample(_ k: Int) -> (time: UInt64, pose: AvatarPose) {
+        let i = oldest + k
+        return ring[i < ring.count ? i : i - ring.count]
+    }
+
+    /// Where the newest sample is (the ring must not be empty).
+    private var newest: Int {
+        let i = oldest + ring.count - 1
+        return i < ring.count ? i : i - ring.count
+    }
     /// Sample gaps longer than this many ticks are pauses (an unchanged avatar is not sent), not a rate.
     static let pauseTicks: UInt64 = 8
     /// The extra delay follows the longest of this many recent gaps (rates jitter under the byte budget).
@@ -58,7 +75,7 @@ public struct RemoteAvatar: Sendable {
     let tickMicros: UInt64
     private var lag = DelayGlide()
 
-    public var latestPose: AvatarPose? { samples.last?.pose }
+    public var latestPose: AvatarPose? { ring.isEmpty ? nil : ring[newest].pose }
     /// False once the server took it out of this client's interest set (it is still in the world).
     public internal(set) var inView = false
 
@@ -69,15 +86,32 @@ public struct RemoteAvatar: Sendable {
         self.tickMicros = max(1, tickMicros)
     }
 
+    /// A snapshot entry for this avatar: its input sequence, in view, and a sample.
+    mutating func update(lastInputSequence: UInt32, pose: AvatarPose, at time: UInt64, renderTime: UInt64?) {
+        self.lastInputSequence = lastInputSequence
+        inView = true
+        add(pose, at: time, renderTime: renderTime)
+    }
+
     /// Adds a sample; `renderTime` (the session's, when known) lets the extra delay follow the sample spacing.
     mutating func add(_ pose: AvatarPose, at time: UInt64, renderTime: UInt64?) {
-        let held = samples.last?.time
-        if let last = samples.last, time <= last.time {
-            if time == last.time { samples[samples.count - 1].pose = pose }
-            return  // older than what we have: ignore
+        var held: UInt64?
+        if !ring.isEmpty {
+            let last = newest
+            let lastTime = ring[last].time
+            if time <= lastTime {
+                if time == lastTime { ring[last].pose = pose }
+                return  // older than what we have: ignore
+            }
+            held = lastTime
         }
-        samples.append((time, pose))
-        if samples.count > Self.sampleCapacity { samples.removeFirst(samples.count - Self.sampleCapacity) }
+        if ring.count < Self.sampleCapacity {
+            if ring.isEmpty { ring.reserveCapacity(Self.sampleCapacity) }
+            ring.append((time, pose))
+        } else {
+            ring[oldest] = (time, pose)
+            oldest = oldest + 1 == ring.count ? 0 : oldest + 1
+        }
         guard let renderTime else { return }
         let target = neededDelay
         var current = lag.value(at: renderTime)
@@ -93,9 +127,9 @@ public struct RemoteAvatar: Sendable {
     /// tick, which the session's own delay (two ticks) already covers together with a tick of jitter.
     var neededDelay: UInt64 {
         var longest: UInt64 = 0
-        var i = samples.count - 1
-        while i > 0 && i >= samples.count - Self.rateWindow {
-            let gap = samples[i].time - samples[i - 1].time
+        var i = sampleCount - 1
+        while i > 0 && i >= sampleCount - Self.rateWindow {
+            let gap = sample(i).time - sample(i - 1).time
             if gap <= Self.pauseTicks * tickMicros { longest = max(longest, gap) }
             i -= 1
         }
@@ -113,13 +147,15 @@ public struct RemoteAvatar: Sendable {
     /// The pose at `time` (server clock), interpolated between the samples around it; the newest sample
     /// when `time` is past them (no extrapolation), the oldest when before them.
     public func pose(at time: UInt64) -> AvatarPose? {
-        guard let first = samples.first, let last = samples.last else { return nil }
+        guard !ring.isEmpty else { return nil }
+        let first = ring[oldest]
         if time <= first.time { return first.pose }
+        let last = ring[newest]
         if time >= last.time { return last.pose }
-        var upper = samples.count - 1
-        while upper > 0 && samples[upper - 1].time > time { upper -= 1 }
-        let a = samples[upper - 1]
-        let b = samples[upper]
+        var upper = sampleCount - 1
+        while upper > 0 && sample(upper - 1).time > time { upper -= 1 }
+        let a = sample(upper - 1)
+        let b = sample(upper)
         let t = Float(Double(time - a.time) / Double(b.time - a.time))
         return AvatarPose.interpolate(a.pose, b.pose, t)
     }
@@ -214,6 +250,10 @@ public struct ClientSession: Sendable {
     public var interpolationDelayMicros: UInt64 = 66_666
     /// The server's tick length, from WELCOME.
     public private(set) var tickMicros: UInt64 = 33_333
+    /// False: snapshots are still decoded, stored as views, acknowledged and returned, but the avatars are not
+    /// updated from them (no dequantizing, no interpolation samples, input sequence or in-view flag): for load
+    /// bots, which read the decoded entries and never draw anyone.
+    public var tracksAvatarMotion = true
 
     public init() {}
 
@@ -336,17 +376,20 @@ public struct ClientSession: Sendable {
         case .applied(let part):
             snapshotsReceived += 1
             newestSnapshot = receiver.acknowledgement
+            guard tracksAvatarMotion else {
+                return .snapshot(SnapshotUpdate(header: part.header, entries: part.entries, baseline: baseline))
+            }
             let renderNow = renderTime(atLocal: nowMicros)
             for entry in part.entries {
                 switch entry {
                 case .full(let state), .update(let state):
                     // Control and state are separate streams: an entry may precede its AVATAR_JOINED or
                     // follow its AVATAR_LEFT; either way it is not a known avatar and is not drawn.
-                    guard var avatar = avatars[state.id] else { continue }
-                    avatar.lastInputSequence = state.lastInputSequence
-                    avatar.inView = true
-                    avatar.add(codec.dequantize(state.pose), at: part.header.serverTimeMicros, renderTime: renderNow)
-                    avatars[state.id] = avatar
+                    // Updated in place: a copy taken out of the dictionary would share its sample array, and
+                    // the append would then copy the whole array for every entry of every snapshot.
+                    avatars[state.id]?.update(
+                        lastInputSequence: state.lastInputSequence, pose: codec.dequantize(state.pose),
+                        at: part.header.serverTimeMicros, renderTime: renderNow)
                 case .leave(let id):
                     avatars[id]?.inView = false
                 }

@@ -26,6 +26,23 @@ public struct SecureChannel {
         try? sealer.seal(message, channel: channel.rawValue)
     }
 
+    /// Bytes `seal(into:)` adds to a message.
+    public static let overhead = SessionEnvelope.overhead
+
+    /// Seals `message` straight into `datagram` (exactly `overhead` + `message.count` bytes, e.g. a transport
+    /// packet's buffer), so nothing is allocated or copied per send. False only after 2^64 packets (the session
+    /// must end; `datagram` must then not be sent).
+    public mutating func seal(
+        _ message: UnsafeRawBufferPointer, channel: Channel, into datagram: UnsafeMutableRawBufferPointer
+    ) -> Bool {
+        do {
+            try sealer.seal(message, channel: channel.rawValue, into: datagram)
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// The message inside a packet from the server, or nil (counted) when it does not open.
     public mutating func open(_ packet: [UInt8], channel: UInt8) -> [UInt8]? {
         do {

@@ -182,14 +182,21 @@ extension PoseCodec {
             base: base.head, indexChanged: headIndexChanged, bits: Self.headRotationBits, widths: layout.headRotation,
             field: "headRotation", from: &r)
         let left = flags & 1 == 0 ? nil
-            : try Self.readHandDelta(base: base.left, indexChanged: leftIndexChanged, layout: layout, field: "leftHand", from: &r)
+            : try Self.readHandDelta(
+                base: base.left, indexChanged: leftIndexChanged, layout: layout, offsetField: "leftHand.offset",
+                rotationField: "leftHand.rotation", from: &r)
         let right = flags & 2 == 0 ? nil
-            : try Self.readHandDelta(base: base.right, indexChanged: rightIndexChanged, layout: layout, field: "rightHand", from: &r)
+            : try Self.readHandDelta(
+                base: base.right, indexChanged: rightIndexChanged, layout: layout, offsetField: "rightHand.offset",
+                rotationField: "rightHand.rotation", from: &r)
         return QuantizedPose(flags: flags, x: x, y: y, z: z, head: head, left: left, right: right)
     }
 
+    /// The field names come whole (literals): joining them here would allocate a string per hand read, for an
+    /// error that almost never happens.
     private static func readHandDelta(
-        base: QuantizedHand?, indexChanged: Bool, layout: PoseDeltaLayout, field: String, from r: inout BitReader
+        base: QuantizedHand?, indexChanged: Bool, layout: PoseDeltaLayout, offsetField: String, rotationField: String,
+        from r: inout BitReader
     ) throws(WireError) -> QuantizedHand {
         guard let base else { return try readFullHand(from: &r) }
         var hand = base
@@ -197,11 +204,11 @@ extension PoseCodec {
         for axis in 0..<3 {
             hand[axis: axis] = UInt16(try readCode(
                 base: Int64(base[axis: axis]), rawBits: handOffsetBits, max: max, widths: layout.handOffset,
-                field: field + ".offset", from: &r))
+                field: offsetField, from: &r))
         }
         hand.rotation = try readRotationDelta(
             base: base.rotation, indexChanged: indexChanged, bits: handRotationBits, widths: layout.handRotation,
-            field: field + ".rotation", from: &r)
+            field: rotationField, from: &r)
         return hand
     }
 

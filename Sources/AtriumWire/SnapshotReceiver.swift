@@ -77,6 +77,10 @@ public struct SnapshotReceiver: Sendable {
             return .baselineUnavailable(header)
         }
         let entries = try DeltaSnapshot.decode(bytes, baseline: baseline, codec: codec).entries
+        // A snapshot in one part (the usual case) is complete as it is: no assembly to build.
+        if header.partCount == 1 {
+            return .applied(Part(header: header, entries: entries, completed: complete(header, baseline, entries)))
+        }
 
         var assembly = slot.map { pending[$0] }
             ?? Assembly(header: header, baseline: baseline, received: Array(repeating: false, count: Int(header.partCount)),
@@ -99,15 +103,20 @@ public struct SnapshotReceiver: Sendable {
             return .applied(Part(header: header, entries: entries, completed: nil))
         }
         if let slot { pending.remove(at: slot) }
-        let view = SnapshotView(
-            sequence: header.sequence, sorted: DeltaSnapshot.merge(baseline.avatars, assembly.entries))
+        return .applied(Part(header: header, entries: entries, completed: complete(header, baseline, assembly.entries)))
+    }
+
+    /// Stores the view of a sequence whose parts have all arrived (`entries`: all of them, sorted by id) and
+    /// acknowledges it when it is the newest.
+    private mutating func complete(_ header: SnapshotHeader, _ baseline: SnapshotView, _ entries: [SnapshotEntry]) -> SnapshotView {
+        let view = SnapshotView(sequence: header.sequence, sorted: DeltaSnapshot.merge(baseline.avatars, entries))
         views.insert(view)
         if acknowledgement == 0 || serialDistance(from: acknowledgement, to: header.sequence) > 0 {
             acknowledgement = header.sequence
             // Sequences older than the acknowledged one are of no further use as baselines.
             pending.removeAll { serialDistance(from: $0.header.sequence, to: header.sequence) > 0 }
         }
-        return .applied(Part(header: header, entries: entries, completed: view))
+        return view
     }
 
     /// Merges two id-sorted entry lists; an id in both is an error (parts of one snapshot are disjoint).

@@ -1,4 +1,4 @@
-import AtriumClient
+@testable import AtriumClient
 import AtriumWire
 import Testing
 
@@ -95,6 +95,53 @@ import Testing
     }
 
     static let perFrame = speed * Float(frame) / 1e6  // 1.33 cm
+
+    /// A session that does not track motion decodes and acknowledges the same snapshots with the same
+    /// entries, and leaves the avatars without samples.
+    @Test func withoutMotionTrackingSnapshotsDecodeTheSame() {
+        var tracking = Replay(path: { Float($0) }, sendsAt: { $0 % 2 == 0 })
+        var bare = Replay(path: { Float($0) }, sendsAt: { $0 % 2 == 0 })
+        bare.session.tracksAvatarMotion = false
+        for k in 1...20 {
+            let now = Self.start + UInt64(k) * Self.tick
+            let a = tracking.session.receive(tracking.snapshot(k), nowMicros: now)
+            let b = bare.session.receive(bare.snapshot(k), nowMicros: now)
+            #expect(a == b)
+            guard case .snapshot = b else {
+                Issue.record("snapshot \(k): \(b)")
+                return
+            }
+        }
+        #expect(bare.session.newestSnapshot == 20 && tracking.session.newestSnapshot == 20)
+        #expect(bare.session.snapshotsReceived == tracking.session.snapshotsReceived)
+        #expect(tracking.session.avatars[2]?.samples.count == 10)
+        #expect(bare.session.avatars[2]?.samples.isEmpty == true && bare.session.avatars[3]?.inView == false)
+    }
+
+    /// The samples are a ring of 16 overwritten in place: after 40 samples an avatar holds the newest 16,
+    /// oldest first, and interpolates between neighbours across the ring's wrap point; a repeated time replaces
+    /// the newest pose and an older one is ignored.
+    @Test func samplesKeepTheNewestSixteenInOrder() throws {
+        func pose(_ x: Float) -> AvatarPose { AvatarPose(headPosition: Vec3(x, 1.6, 50), headRotation: .yaw(0)) }
+        var avatar = RemoteAvatar(id: 2, displayName: "a", role: .visitor, tickMicros: Self.tick)
+        for k in 1...40 { avatar.add(pose(Float(k)), at: UInt64(k) * Self.tick, renderTime: nil) }
+        #expect(avatar.samples.map(\.time) == (25...40).map { UInt64($0) * Self.tick })
+        #expect(avatar.samples.map(\.pose.headPosition.x) == (25...40).map { Float($0) })
+        // Samples 32 and 33 sit either side of the ring's wrap point (40 samples in 16 slots).
+        let x = try #require(avatar.pose(at: 32 * Self.tick + Self.tick / 2)).headPosition.x
+        #expect(abs(x - 32.5) < 0.001)
+        #expect(avatar.pose(at: 0)?.headPosition.x == 25)
+        #expect(avatar.pose(at: 99 * Self.tick)?.headPosition.x == 40)
+        #expect(avatar.neededDelay == 0)
+        avatar.add(pose(41), at: 40 * Self.tick, renderTime: nil)
+        avatar.add(pose(7), at: 12 * Self.tick, renderTime: nil)
+        #expect(avatar.samples.count == 16 && avatar.samples.first?.time == 25 * Self.tick)
+        #expect(avatar.latestPose?.headPosition.x == 41)
+        // Gaps of 3 ticks from here: the extra delay follows the longest recent gap less one tick.
+        for k in 1...4 { avatar.add(pose(41 + Float(k)), at: (40 + 3 * UInt64(k)) * Self.tick, renderTime: nil) }
+        #expect(avatar.neededDelay == 2 * Self.tick)
+        #expect(avatar.samples.map(\.time).last == 52 * Self.tick && avatar.samples.count == 16)
+    }
 
     /// Sent every 4th tick (7.5 Hz): drawn 100 ms further behind, it moves every frame at its speed — it
     /// neither holds its newest sample nor jumps — and never backwards.
