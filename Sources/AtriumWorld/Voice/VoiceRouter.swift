@@ -133,15 +133,25 @@ public struct VoiceRouter: Sendable {
     let radius2: Float
     let marginFactor: Float
 
-    // This tick's talking, unmuted speakers (structure of arrays, index s).
+    /// What the candidate pass reads of one talking speaker.
+    struct SpeakerRow {
+        var x: Float, y: Float, z: Float
+        var amplitude: Float
+        var acoustic: Int16
+        var reach: BroadcastReach
+        var zone: InterestZoneContext
+    }
+
+    /// One candidate of the current listener: its speaker index s, level × attenuation, attenuation.
+    struct Candidate {
+        var speaker: Int32
+        var score: Float
+        var gain: Float
+    }
+
+    // This tick's talking, unmuted speakers (index s).
     var sId: [UInt16] = []
-    var sX: [Float] = []
-    var sY: [Float] = []
-    var sZ: [Float] = []
-    var sAmplitude: [Float] = []
-    var sAcoustic: [Int16] = []
-    var sReach: [BroadcastReach] = []
-    var sZone: [InterestZoneContext] = []
+    var sRow: [SpeakerRow] = []
     /// Speaker id → s + 1 (0 = not routed this tick).
     var speakerSlot: [Int32] = []
 
@@ -160,9 +170,7 @@ public struct VoiceRouter: Sendable {
     var byListener: [VoiceListenerRoute] = []
 
     // Scratch for one listener, reused.
-    var candidateSpeaker: [Int32] = []
-    var candidateScore: [Float] = []
-    var candidateGain: [Float] = []
+    var candidates: [Candidate] = []
     /// Per speaker s: its candidate index + 1 for the current listener, when stamped with `stamp`.
     var candidateOf: [Int32] = []
     var candidateStamp: [UInt32] = []
@@ -219,11 +227,9 @@ public struct VoiceRouter: Sendable {
         if routeCount.count < listeners.count {
             routeCount.append(contentsOf: repeatElement(0, count: listeners.count - routeCount.count))
         }
-        if candidateSpeaker.count < speakerCount {
-            let extra = speakerCount - candidateSpeaker.count
-            candidateSpeaker.append(contentsOf: repeatElement(0, count: extra))
-            candidateScore.append(contentsOf: repeatElement(0, count: extra))
-            candidateGain.append(contentsOf: repeatElement(0, count: extra))
+        if candidates.count < speakerCount {
+            candidates.append(
+                contentsOf: repeatElement(Candidate(speaker: 0, score: 0, gain: 0), count: speakerCount - candidates.count))
         }
         if candidateOf.count < speakerCount {
             let extra = speakerCount - candidateOf.count
@@ -260,13 +266,7 @@ public struct VoiceRouter: Sendable {
     mutating func prepareSpeakers(_ speakers: [VoiceSpeaker]) {
         for id in sId { speakerSlot[Int(id)] = 0 }
         sId.removeAll(keepingCapacity: true)
-        sX.removeAll(keepingCapacity: true)
-        sY.removeAll(keepingCapacity: true)
-        sZ.removeAll(keepingCapacity: true)
-        sAmplitude.removeAll(keepingCapacity: true)
-        sAcoustic.removeAll(keepingCapacity: true)
-        sReach.removeAll(keepingCapacity: true)
-        sZone.removeAll(keepingCapacity: true)
+        sRow.removeAll(keepingCapacity: true)
         for sp in speakers where sp.talking && !sp.muted {
             let id = Int(sp.id)
             if id >= speakerSlot.count {
@@ -274,13 +274,10 @@ public struct VoiceRouter: Sendable {
             }
             guard speakerSlot[id] == 0 else { continue }  // a repeated id: the first one counts
             sId.append(sp.id)
-            sX.append(sp.position.x)
-            sY.append(sp.position.y)
-            sZ.append(sp.position.z)
-            sAmplitude.append(sp.level.linearAmplitude)
-            sAcoustic.append(sp.zone.acousticIndex)
-            sReach.append(sp.reach)
-            sZone.append(sp.zone)
+            sRow.append(
+                SpeakerRow(
+                    x: sp.position.x, y: sp.position.y, z: sp.position.z, amplitude: sp.level.linearAmplitude,
+                    acoustic: sp.zone.acousticIndex, reach: sp.reach, zone: sp.zone))
             speakerSlot[id] = Int32(sId.count)
         }
     }
@@ -301,32 +298,44 @@ public struct VoiceRouter: Sendable {
         }
         let tag = stamp
 
-        // 1. Candidates and their scores.
-        var count = 0
-        for s in 0..<speakerCount {
-            let id = sId[s]
-            if id == me { continue }
-            var gain: Float
-            switch sReach[s] {
-            case .world:
-                gain = 1
-            case .zone where sAcoustic[s] == acoustic && zone.isInside(broadcastZoneOf: sZone[s]):
-                gain = 1
-            default:
-                guard sAcoustic[s] == acoustic else { continue }
-                let dx = sX[s] - hx, dy = sY[s] - hy, dz = sZ[s] - hz
-                let d2 = dx * dx + dy * dy + dz * dz
-                guard d2 < r2 else { continue }
-                gain = settings.attenuation(distance: d2.squareRoot())
-                guard gain > 0 else { continue }
+        // 1. Candidates and their scores. Every listener × talking speaker pair passes here, so the tables are
+        // read and written through buffer pointers (no bounds or uniqueness checks per pair); s < speakerCount
+        // ≤ every table's count (`route` sized them).
+        let count = sId.withUnsafeBufferPointer { sId in
+            sRow.withUnsafeBufferPointer { rows in
+                candidates.withUnsafeMutableBufferPointer { candidates in
+                    candidateOf.withUnsafeMutableBufferPointer { candidateOf in
+                        candidateStamp.withUnsafeMutableBufferPointer { candidateStamp in
+                            var count = 0
+                            for s in 0..<speakerCount {
+                                let id = sId[s]
+                                if id == me { continue }
+                                let row = rows[s]
+                                var gain: Float
+                                switch row.reach {
+                                case .world:
+                                    gain = 1
+                                case .zone where row.acoustic == acoustic && zone.isInside(broadcastZoneOf: row.zone):
+                                    gain = 1
+                                default:
+                                    guard row.acoustic == acoustic else { continue }
+                                    let dx = row.x - hx, dy = row.y - hy, dz = row.z - hz
+                                    let d2 = dx * dx + dy * dy + dz * dz
+                                    guard d2 < r2 else { continue }
+                                    gain = settings.attenuation(distance: d2.squareRoot())
+                                    guard gain > 0 else { continue }
+                                }
+                                if !blocked.isEmpty && blocked.contains(id) { continue }
+                                candidates[count] = Candidate(speaker: Int32(s), score: row.amplitude * gain, gain: gain)
+                                count += 1
+                                candidateOf[s] = Int32(count)
+                                candidateStamp[s] = tag
+                            }
+                            return count
+                        }
+                    }
+                }
             }
-            if !blocked.isEmpty && blocked.contains(id) { continue }
-            candidateSpeaker[count] = Int32(s)
-            candidateScore[count] = sAmplitude[s] * gain
-            candidateGain[count] = gain
-            count += 1
-            candidateOf[s] = Int32(count)
-            candidateStamp[s] = tag
         }
 
         // 2. The N best candidates (indices, best first) and the N-th best score.
@@ -334,17 +343,17 @@ public struct VoiceRouter: Sendable {
         return withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { top in
             var topCount = 0
             for c in 0..<count {
-                let score = candidateScore[c]
-                if topCount == n && score <= candidateScore[Int(top[n - 1])] { continue }
+                let score = candidates[c].score
+                if topCount == n && score <= candidates[Int(top[n - 1])].score { continue }
                 var k = topCount < n ? topCount : n - 1
                 if topCount < n { topCount += 1 }
-                while k > 0 && candidateScore[Int(top[k - 1])] < score {
+                while k > 0 && candidates[Int(top[k - 1])].score < score {
                     top[k] = top[k - 1]
                     k -= 1
                 }
                 top[k] = Int32(c)
             }
-            let threshold: Float = topCount == n && count > n ? candidateScore[Int(top[n - 1])] : 0
+            let threshold: Float = topCount == n && count > n ? candidates[Int(top[n - 1])].score : 0
 
             // 3. Last tick's speakers keep their slots under the hysteresis rules.
             let base = Int(me) * n
@@ -356,14 +365,14 @@ public struct VoiceRouter: Sendable {
                 let slot = Int(id) < speakerSlot.count ? Int(speakerSlot[Int(id)]) - 1 : -1
                 guard slot >= 0, candidateStamp[slot] == tag else { continue }
                 let c = Int(candidateOf[slot]) - 1
-                let score = candidateScore[c]
+                let score = candidates[c].score
                 var until = heldUntil[base + k]
                 if score >= threshold {
                     until = now &+ settings.holdMicros
                 } else if score * marginFactor < threshold && now >= until {
                     continue
                 }
-                routes[out + chosen] = VoiceRoute(speakerId: id, gain: candidateGain[c])
+                routes[out + chosen] = VoiceRoute(speakerId: id, gain: candidates[c].gain)
                 held[base + chosen] = id
                 heldUntil[base + chosen] = until
                 chosen += 1
@@ -374,9 +383,9 @@ public struct VoiceRouter: Sendable {
             while chosen < n && t < topCount {
                 let c = Int(top[t])
                 t += 1
-                let s = Int(candidateSpeaker[c])
+                let s = Int(candidates[c].speaker)
                 guard candidateStamp[s] == tag else { continue }
-                routes[out + chosen] = VoiceRoute(speakerId: sId[s], gain: candidateGain[c])
+                routes[out + chosen] = VoiceRoute(speakerId: sId[s], gain: candidates[c].gain)
                 held[base + chosen] = sId[s]
                 heldUntil[base + chosen] = now &+ settings.holdMicros
                 chosen += 1
