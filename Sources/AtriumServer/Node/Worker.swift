@@ -188,8 +188,18 @@ final class Worker {
         shutDown()
     }
 
-    /// Handles network events until `deadline` (monotonic µs).
+    /// Handles network events until `deadline` (monotonic µs). Behind schedule (the deadline already passed,
+    /// ticks overrunning), it still drains what is waiting, for up to a quarter period: otherwise an overloaded
+    /// worker would never read its socket, the kernel would drop every datagram, ENet's acknowledgements and
+    /// pings with them, and whole ranges of sessions would time out at once. Overload then costs tick rate,
+    /// not connections.
     private func serviceUntil(_ deadline: UInt64) {
+        let entered = MonotonicClock.nowMicros()
+        if entered >= deadline {
+            let limit = entered + UInt64(250_000 / max(1, tickRate))
+            while MonotonicClock.nowMicros() < limit, let event = host.poll() { handle(event) }
+            return
+        }
         while true {
             let current = MonotonicClock.nowMicros()
             guard current < deadline else { return }
