@@ -195,4 +195,23 @@ import Testing
         let maximal = tiny.append(speakerId: 1, sequence: 0, level: .silence, opus: Array(repeating: 0, count: 1275))
         #expect(maximal)
     }
+
+    /// `finish(_:)` lends the writer's buffer; a message kept from it must not change when the writer goes on,
+    /// and a non-contiguous collection of Opus bytes is written like an array.
+    @Test func aLentBundleStaysAsItWasWhenTheWriterGoesOn() throws {
+        var writer = VoiceBundleWriter()
+        #expect(!writer.finish { _ in Issue.record("nothing to finish") })
+        let first = VoiceBundle.Frame(speakerId: 2, sequence: 1, level: VoiceLevel(rawValue: 0x90), opus: Self.opus)
+        writer.append(speakerId: first.speakerId, sequence: first.sequence, level: first.level, opus: first.opus)
+        var kept: [UInt8] = []
+        #expect(writer.finish { kept = $0 })
+        let second = VoiceBundle.Frame(speakerId: 5, sequence: 2, level: .silence, opus: [0xFC, 9, 9, 9])
+        // A lazily mapped collection has no contiguous storage: the writer takes the copying path.
+        writer.append(
+            speakerId: second.speakerId, sequence: second.sequence, level: second.level, opus: second.opus.lazy.map { $0 })
+        var next: [UInt8] = []
+        #expect(writer.finish { next = $0 })
+        #expect(kept == ServerMessage.voiceBundle(VoiceBundle(frames: [first])).encode(codec: nil))
+        #expect(next == ServerMessage.voiceBundle(VoiceBundle(frames: [second])).encode(codec: nil))
+    }
 }

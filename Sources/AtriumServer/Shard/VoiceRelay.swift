@@ -283,8 +283,7 @@ final class VoiceRelay {
                 guard let peer else { continue }
                 appendUnsent(of: Int(speaker), to: listener, peer: peer, send)
             }
-            if let peer, let message = writer.finish() {
-                send(peer, message)
+            if let peer, writer.finish({ send(peer, $0) }) {
                 counters.bundlesSent += 1
                 sentAny = true
             }
@@ -392,8 +391,7 @@ final class VoiceRelay {
                     }
                     appendUnsent(of: Int(route.speakerId), to: id, peer: peer!, send)
                 }
-                if let peer, let message = writer.finish() {
-                    send(peer, message)
+                if let peer, writer.finish({ send(peer, $0) }) {
                     counters.bundlesSent += 1
                 }
             }
@@ -443,8 +441,7 @@ final class VoiceRelay {
                     speaker: VoiceBundle.mixedSpeakerId, out.sequence, VoiceLevel(rawValue: out.level), out.packet,
                     resumes: false, to: avatar.peer, send)
             }
-            if let message = writer.finish() {
-                send(avatar.peer, message)
+            if writer.finish({ send(avatar.peer, $0) }) {
                 counters.bundlesSent += 1
                 sent = true
             }
@@ -457,8 +454,7 @@ final class VoiceRelay {
         _ send: (PeerHandle, [UInt8]) -> Void
     ) {
         if !writer.append(speakerId: speaker, sequence: sequence, level: level, opus: opus, resumes: resumes) {
-            if let message = writer.finish() {
-                send(peer, message)
+            if writer.finish({ send(peer, $0) }) {
                 counters.bundlesSent += 1
             }
             writer.append(speakerId: speaker, sequence: sequence, level: level, opus: opus, resumes: resumes)
