@@ -135,9 +135,6 @@ struct SnapshotComposer {
     /// The recipient's whole downstream budget for one tick, in bits.
     var tickBudgetBits: Int { settings.bandwidthKbps * 1000 / max(1, tickRate) }
 
-    /// Bits available for entries in one recipient's snapshot this tick when nothing else was sent to it.
-    var budgetBits: Int { stateBudgetBits(spent: 0) }
-
     /// Bits for entries in a snapshot after `spent` bits already went to the same recipient this tick.
     func stateBudgetBits(spent: Int) -> Int {
         let perTick = tickBudgetBits
@@ -147,9 +144,14 @@ struct SnapshotComposer {
 
     /// Records a voice datagram of `bytes` (its message) sent to `peer`, charged against its next snapshot.
     mutating func chargeVoice(_ bytes: Int, to peer: PeerHandle) {
+        spentBits[account(of: peer)] += (bytes + Self.datagramOverheadBytes) * 8
+    }
+
+    /// The index of `peer`'s account in `spentBits`, grown to hold it.
+    private mutating func account(of peer: PeerHandle) -> Int {
         let slot = Int(peer.slot)
         if slot >= spentBits.count { spentBits.append(contentsOf: repeatElement(0, count: slot + 1 - spentBits.count)) }
-        spentBits[slot] += (bytes + Self.datagramOverheadBytes) * 8
+        return slot
     }
 
     private func spent(by peer: PeerHandle) -> Int {
@@ -158,11 +160,9 @@ struct SnapshotComposer {
 
     /// Closes the peer's tick: what it was sent beyond its budget (at most one tick's worth) is carried.
     private mutating func settle(_ peer: PeerHandle, spent: Int, snapshotBytes: Int) {
-        let slot = Int(peer.slot)
-        if slot >= spentBits.count { spentBits.append(contentsOf: repeatElement(0, count: slot + 1 - spentBits.count)) }
         let perTick = tickBudgetBits
         let total = spent + (snapshotBytes + Self.datagramOverheadBytes) * 8
-        spentBits[slot] = min(perTick, max(0, total - perTick))
+        spentBits[account(of: peer)] = min(perTick, max(0, total - perTick))
     }
 
     mutating func compose(
