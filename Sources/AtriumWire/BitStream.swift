@@ -275,9 +275,10 @@ enum EliasGamma {
     static func write<S: BitSink>(_ n: UInt64, into w: inout S) {
         precondition(n >= 1 && n <= maxValue, "Elias-gamma: n must be 1...2^32-1")
         let k = 63 &- n.leadingZeroBitCount
-        // k zeros, then the one bit: the value 1 << k in k + 1 bits, LSB first.
-        w.write(1 &<< UInt64(k), bits: k &+ 1)
-        w.write(n, bits: k)  // the low k bits (the leading one is implied)
+        // k zeros, then the one bit (the value 1 << k in k + 1 bits, LSB first), then the low k bits of n (the
+        // leading one is implied): one write of 2k + 1 ≤ 63 bits.
+        let low = n & ((1 &<< UInt64(k)) &- 1)
+        w.write(1 &<< UInt64(k) | low &<< UInt64(k &+ 1), bits: 2 &* k &+ 1)
     }
 
     /// Reads a code; `invalidField(field, 32)` if 32 zero bits come first (n ≥ 2^32), `truncated` if the

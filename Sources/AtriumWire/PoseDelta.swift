@@ -128,31 +128,30 @@ extension PoseCodec {
         writeCode(Int64(r.c), base: Int64(base.c), rawBits: bits, widths: widths, into: &w)
     }
 
-    /// One code: unary class prefix, then the payload.
+    /// One code: unary class prefix, then the payload, in one write (prefix in the low bits: the stream takes
+    /// a value's low bits first, so this is the two writes' bits; at most 3 + 32 bits).
     @inline(__always)
     static func writeCode<S: BitSink>(_ value: Int64, base: Int64, rawBits: Int, widths: DeltaClassWidths, into w: inout S) {
         var z = zigzag(value &- base)
         let small = UInt64(1) &<< UInt64(widths.small)
         if z < small {
-            w.write(0b0, bits: 1)
-            w.write(z, bits: widths.small)
+            w.write(z &<< 1, bits: 1 &+ widths.small)  // prefix 0
             return
         }
         z &-= small
         let medium = UInt64(1) &<< UInt64(widths.medium)
         if z < medium {
-            w.write(0b01, bits: 2)
-            w.write(z, bits: widths.medium)
+            w.write(0b01 | z &<< 2, bits: 2 &+ widths.medium)
             return
         }
         z &-= medium
-        if z < UInt64(1) &<< UInt64(widths.large) {
-            w.write(0b011, bits: 3)
-            w.write(z, bits: widths.large)
+        let large = UInt64(1) &<< UInt64(widths.large)
+        if z < large {
+            w.write(0b011 | z &<< 3, bits: 3 &+ widths.large)
             return
         }
-        w.write(0b111, bits: 3)
-        w.write(UInt64(bitPattern: value), bits: rawBits)
+        let raw = UInt64(bitPattern: value) & ((UInt64(1) &<< UInt64(rawBits)) &- 1)
+        w.write(0b111 | raw &<< 3, bits: 3 &+ rawBits)
     }
 
     // MARK: reading
