@@ -14,20 +14,15 @@ struct RecipientDelta {
         var updateCost: Int32 = 0
     }
 
-    /// What one candidate costs this recipient, by avatar id.
-    struct Candidate {
-        /// Entry bits, id gap included.
-        var cost: Int32 = 0
-        /// The revision the recipient holds, which an update is written against; 0 = it enters (full).
-        var base: UInt32 = 0
-    }
-
     /// The last walk's relevant avatars with something to send, ascending.
     private(set) var candidates: [UInt16] = []
+    /// Parallel to `candidates`: each one's entry bits, id gap included (what the scheduler's selection reads).
+    private(set) var costs: [Int32] = []
     /// The last walk's known avatars that are no longer relevant or gone, ascending: leave entries.
     private(set) var leaves: [UInt16] = []
-    /// By avatar id, valid for the ids in `candidates`.
-    private(set) var candidate: [Candidate] = []
+    /// By avatar id, valid for the ids in `candidates`: the revision the recipient holds, which an update is
+    /// written against; 0 = it enters (full).
+    private(set) var bases: [UInt32] = []
     /// The view the last `write` leaves the recipient with, sorted by id.
     var view: [RecipientViews.Entry] = []
     private var writer = SnapshotWriter()
@@ -36,8 +31,8 @@ struct RecipientDelta {
 
     /// Makes room for avatar ids up to `maxId`.
     mutating func reserve(upTo maxId: Int) {
-        guard candidate.count <= maxId else { return }
-        candidate.append(contentsOf: repeatElement(Candidate(), count: maxId + 1 - candidate.count))
+        guard bases.count <= maxId else { return }
+        bases.append(contentsOf: repeatElement(0, count: maxId + 1 - bases.count))
     }
 
     /// Walks `relevant` (ascending) and `known` (the baseline view) together: an avatar the recipient holds at
@@ -50,43 +45,49 @@ struct RecipientDelta {
         // and cut to what was used, so the loop can write through pointers.
         candidates.removeAll(keepingCapacity: true)
         candidates.append(contentsOf: repeatElement(0, count: relevant.count))
+        costs.removeAll(keepingCapacity: true)
+        costs.append(contentsOf: repeatElement(0, count: relevant.count))
         leaves.removeAll(keepingCapacity: true)
         leaves.append(contentsOf: repeatElement(0, count: known.count))
         var c = 0
         var l = 0
         known.withUnsafeBufferPointer { known in
             avatars.withUnsafeBufferPointer { avatars in
-                candidate.withUnsafeMutableBufferPointer { candidate in
+                bases.withUnsafeMutableBufferPointer { bases in
                     candidates.withUnsafeMutableBufferPointer { candidates in
-                        leaves.withUnsafeMutableBufferPointer { leaves in
-                            var k = 0
-                            for other in relevant {
-                                while k < known.count && known[k].id < other {
+                        costs.withUnsafeMutableBufferPointer { costs in
+                            leaves.withUnsafeMutableBufferPointer { leaves in
+                                var k = 0
+                                for other in relevant {
+                                    while k < known.count && known[k].id < other {
+                                        leaves[l] = known[k].id
+                                        l &+= 1
+                                        k &+= 1
+                                    }
+                                    let o = Int(other)
+                                    let avatar = avatars[o]
+                                    guard avatar.revision != 0 else { continue }  // gone: leaves if known
+                                    if k < known.count && known[k].id == other {
+                                        let held = known[k].revision
+                                        k &+= 1
+                                        if held == avatar.revision {
+                                            unchanged(other)
+                                            continue
+                                        }
+                                        bases[o] = held
+                                        costs[c] = avatar.updateCost &+ 9
+                                    } else {
+                                        bases[o] = 0
+                                        costs[c] = avatar.fullCost &+ 9
+                                    }
+                                    candidates[c] = other
+                                    c &+= 1
+                                }
+                                while k < known.count {
                                     leaves[l] = known[k].id
                                     l &+= 1
                                     k &+= 1
                                 }
-                                let o = Int(other)
-                                let avatar = avatars[o]
-                                guard avatar.revision != 0 else { continue }  // gone: leaves if known
-                                if k < known.count && known[k].id == other {
-                                    let held = known[k].revision
-                                    k &+= 1
-                                    if held == avatar.revision {
-                                        unchanged(other)
-                                        continue
-                                    }
-                                    candidate[o] = Candidate(cost: avatar.updateCost &+ 9, base: held)
-                                } else {
-                                    candidate[o] = Candidate(cost: avatar.fullCost &+ 9, base: 0)
-                                }
-                                candidates[c] = other
-                                c &+= 1
-                            }
-                            while k < known.count {
-                                leaves[l] = known[k].id
-                                l &+= 1
-                                k &+= 1
                             }
                         }
                     }
@@ -94,6 +95,7 @@ struct RecipientDelta {
             }
         }
         candidates.removeLast(relevant.count - c)
+        costs.removeLast(relevant.count - c)
         leaves.removeLast(known.count - l)
     }
 
@@ -139,7 +141,7 @@ struct RecipientDelta {
                             }
                             s &+= 1
                             let slot = Int(id)
-                            let base = candidate[slot].base
+                            let base = bases[slot]
                             if base == 0 {
                                 counters.fullEntries += 1
                                 writer.full(id, codec: codec, bodies: &bodies)

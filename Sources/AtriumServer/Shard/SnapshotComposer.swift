@@ -261,8 +261,8 @@ struct SnapshotComposer {
         bodies.beginTick()
         prepareTick(sequence: sequence, nowMicros: nowMicros, order: order, avatars: avatars, codec: codec, context: context)
         let interval = UInt32(max(1, settings.relevanceIntervalTicks))
-        // The per-recipient state is moved into locals for the loop: the cost closure below reads `delta` while
-        // the scheduler runs, and locals are what the hot loops are fastest on.
+        // The per-recipient state is moved into locals for the loop: locals are what the hot loops are fastest on
+        // (no exclusivity or uniqueness checks through `self`).
         var delta = self.delta
         var scratch = selectionScratch
         self.delta = RecipientDelta()
@@ -299,7 +299,7 @@ struct SnapshotComposer {
             let budget = stateBudgetBits(spent: spent)
             let leaveBits = delta.leaves.count * (2 + 9)
             let (selected, deferred, deferredByRate) = recipient.scheduler.select(
-                candidates: delta.candidates, cost: { Int(delta.candidate[Int($0)].cost) },
+                candidates: delta.candidates, costs: delta.costs,
                 budgetBits: budget - leaveBits, maxAvatars: settings.maxFullRateAvatars, scratch: &scratch)
             counters.deferredByBudget += UInt64(deferred)
             counters.deferredByRate += UInt64(deferredByRate)

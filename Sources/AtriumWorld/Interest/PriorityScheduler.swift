@@ -255,7 +255,7 @@ public struct PriorityScheduler: Sendable {
 
     /// Merges `relevant` (ascending) into `ids`, keeping the entries of ids in both.
     private mutating func adopt(_ relevant: [UInt16]) {
-        if relevant == ids { return }
+        if Self.same(relevant, ids) { return }
         var newIds = spareIds
         var newEntries = spareEntries
         spareIds = []
@@ -284,6 +284,13 @@ public struct PriorityScheduler: Sendable {
         swap(&entries, &newEntries)
         spareIds = newIds
         spareEntries = newEntries
+    }
+
+    /// `a == b`, as one memory compare (most ticks a recipient's relevant set is the one it had).
+    @inline(__always)
+    static func same(_ a: [UInt16], _ b: [UInt16]) -> Bool {
+        guard a.count == b.count else { return false }
+        return a.withUnsafeBytes { a in b.withUnsafeBytes { b in a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
     }
 
     /// Picks what to send this tick.
@@ -321,6 +328,31 @@ public struct PriorityScheduler: Sendable {
     public mutating func select(
         candidates: [UInt16], cost: (UInt16) -> Int, budgetBits: Int, maxAvatars: Int,
         scratch: inout SelectionScratch
+    ) -> (selected: [UInt16], deferred: Int, deferredByRate: Int) {
+        withoutActuallyEscaping(cost) { cost in
+            select(
+                candidates: candidates, costs: ClosureCosts(body: cost), budgetBits: budgetBits, maxAvatars: maxAvatars,
+                scratch: &scratch)
+        }
+    }
+
+    /// As `select(candidates:cost:budgetBits:maxAvatars:scratch:)` with the costs given in a list parallel to
+    /// `candidates` (`costs[k]` bits for `candidates[k]`) instead of asked of a closure: the selection reads
+    /// them in its loop, with no call per candidate. Same result.
+    public mutating func select(
+        candidates: [UInt16], costs: [Int32], budgetBits: Int, maxAvatars: Int, scratch: inout SelectionScratch
+    ) -> (selected: [UInt16], deferred: Int, deferredByRate: Int) {
+        precondition(costs.count >= candidates.count, "PriorityScheduler.select: a cost per candidate")
+        return costs.withUnsafeBufferPointer { costs in
+            select(
+                candidates: candidates, costs: ListedCosts(costs: costs), budgetBits: budgetBits,
+                maxAvatars: maxAvatars, scratch: &scratch)
+        }
+    }
+
+    @inline(__always)
+    private mutating func select<Costs: CandidateCosts>(
+        candidates: [UInt16], costs cost: Costs, budgetBits: Int, maxAvatars: Int, scratch: inout SelectionScratch
     ) -> (selected: [UInt16], deferred: Int, deferredByRate: Int) {
         var out = picked
         picked = []
@@ -372,10 +404,10 @@ public struct PriorityScheduler: Sendable {
     /// (monotone), and the buckets are walked from the top. A bucket that fits whole (budget and cap)
     /// is taken without ordering it, as the greedy pass would take all of it; only a bucket where the
     /// budget or the cap runs out is sorted by its exact keys.
-    private static func pick(
+    private static func pick<Costs: CandidateCosts>(
         candidates: UnsafeBufferPointer<UInt16>, n: Int, known: UnsafeBufferPointer<UInt16>,
         entries: UnsafeMutableBufferPointer<Entry>, scratch: UnsafeMutableBufferPointer<UInt64>,
-        out: UnsafeMutableBufferPointer<UInt16>, me: Int, threshold: Float, cost: (UInt16) -> Int, budget: Int,
+        out: UnsafeMutableBufferPointer<UInt16>, me: Int, threshold: Float, cost: Costs, budget: Int,
         cap: Int
     ) -> (count: Int, waiting: Int) {
         let buckets = bucketCount
@@ -426,7 +458,7 @@ public struct PriorityScheduler: Sendable {
                 m += 1
                 continue
             }
-            let c = Swift.min(Swift.max(cost(id), 0), ceiling)
+            let c = Swift.min(Swift.max(cost.cost(k, id), 0), ceiling)
             costs[m] = UInt64(c)
             let (sum, overflow) = total.addingReportingOverflow(c)
             total = overflow ? .max : sum
@@ -557,6 +589,22 @@ public struct PriorityScheduler: Sendable {
         }
         return low
     }
+}
+
+/// Where `select` gets a candidate's cost: a closure asked by id, or a list read by position (no call).
+protocol CandidateCosts {
+    /// Bits of `candidates[k]`, which is `id`.
+    func cost(_ k: Int, _ id: UInt16) -> Int
+}
+
+struct ClosureCosts: CandidateCosts {
+    let body: (UInt16) -> Int
+    @inline(__always) func cost(_ k: Int, _ id: UInt16) -> Int { body(id) }
+}
+
+struct ListedCosts: CandidateCosts {
+    let costs: UnsafeBufferPointer<Int32>
+    @inline(__always) func cost(_ k: Int, _ id: UInt16) -> Int { Int(costs[k]) }
 }
 
 extension Array {
