@@ -241,6 +241,46 @@ import Testing
         #expect(runs.allSatisfy { $0 == runs[0] })
     }
 
+    /// Costs given as a list parallel to the candidates select exactly what the same costs asked of a closure
+    /// select, tick after tick (so the accumulators stay equal too): rate gating, budget and cap binding or not,
+    /// candidates a subset of the relevant ids, some unknown to the scheduler.
+    @Test func listedCostsMatchTheCostClosure() {
+        var rng = InterestRNG(seed: 4242)
+        let recipient = InterestAvatar(id: 5, position: Vec3(0, 1.6, 0), forward: Vec3(0, 0, -1), role: .visitor)
+        var byClosure = PriorityScheduler(sendThreshold: 3)
+        var byList = PriorityScheduler(sendThreshold: 3)
+        var scratch = SelectionScratch()
+        var table = InterestAvatarTable()
+        for id in 1...200 {
+            table.insert(InterestAvatar(
+                id: UInt16(id), position: Vec3(rng.float(-20...20), 1.6, rng.float(-20...20)), forward: Vec3(0, 0, -1),
+                role: .visitor, speakingRecently: id % 9 == 0))
+        }
+        var selections = 0
+        for tick in 0..<300 {
+            let relevant = (1...200).filter { _ in rng.next() % 4 != 0 }.map(UInt16.init)
+            byClosure.accumulate(recipient: recipient, relevant: relevant, table: table, radius: 20)
+            byList.accumulate(recipient: recipient, relevant: relevant, table: table, radius: 20)
+            // Candidates: most of the relevant ids plus a few the scheduler does not know (ascending).
+            var candidates = relevant.filter { _ in rng.next() % 3 != 0 }
+            candidates.append(contentsOf: [UInt16(201 + tick % 5), 250])
+            let costs = candidates.map { _ in Int32(60 + Int(rng.next() % 200)) }
+            let budget = tick % 7 == 0 ? 1_000_000 : Int(rng.next() % 6_000)
+            let cap = tick % 5 == 0 ? 1_000 : 1 + Int(rng.next() % 40)
+            let a = byClosure.select(
+                candidates: candidates, cost: { id in Int(costs[candidates.firstIndex(of: id)!]) }, budgetBits: budget,
+                maxAvatars: cap, scratch: &scratch)
+            let b = byList.select(candidates: candidates, costs: costs, budgetBits: budget, maxAvatars: cap, scratch: &scratch)
+            #expect(a.selected == b.selected && a.deferred == b.deferred && a.deferredByRate == b.deferredByRate)
+            selections += a.selected.count
+            for id in relevant {
+                #expect(byClosure.accumulator(of: id) == byList.accumulator(of: id))
+                #expect(byClosure.isEntering(id) == byList.isEntering(id))
+            }
+        }
+        #expect(selections > 1_000)
+    }
+
     /// The table-based fast paths give exactly what the closure-based ones give.
     @Test(arguments: ["classroom.yaml", "expo-hall.yaml", "village-assembly.yaml"])
     func tablePathsMatchClosurePaths(file: String) throws {
