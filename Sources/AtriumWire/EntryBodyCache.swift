@@ -24,12 +24,25 @@ public struct EntryBodyCache: Sendable {
         static let none = Body(offset: 0, bits: -1)
     }
 
-    /// An update body and the base key and tick it is for.
+    /// An update body and the base key and tick it is for. A body of up to `inlineWords` words (most update
+    /// bodies: ~120 bits with realistic motion) is kept in the way itself, so a recipient's write that finds it
+    /// reads one place in memory instead of the way and then the body in `words` (the table is too large to stay
+    /// in cache between two recipients that share a body, so each place read is a likely cache miss); a longer
+    /// one is in `words` at `offset`.
     struct Way: Sendable {
         var key: UInt32 = 0
         var tick: UInt32 = 0
-        var body = Body.none
+        /// Body bits, ≥ 0 for a way in use.
+        var bits: Int32 = -1
+        /// Where a body longer than `inlineWords` words starts in `words`.
+        var offset: Int32 = 0
+        var word0: UInt64 = 0
+        var word1: UInt64 = 0
+        var word2: UInt64 = 0
     }
+
+    /// Words of a body kept in its `Way`.
+    static let inlineWords = 3
 
     /// Update bodies remembered per avatar and tick, direct-mapped by base key (key mod `ways`): with the
     /// server's keys (revisions, i.e. ticks) two bases share a way only when they are 32 ticks apart, and then
@@ -105,19 +118,58 @@ public struct EntryBodyCache: Sendable {
         let i = slot(id)
         lookups &+= 1
         let way = i &* Self.ways &+ Int(baseKey % UInt32(Self.ways))
-        let cached = updates[way]
-        if cached.tick == tick && cached.key == baseKey {
-            w.copy(Int(cached.body.bits), from: words, offset: Int(cached.body.offset))
-            return
+        let found = updates.withUnsafeBufferPointer { updates in
+            // One read of the way (tick, key, body): no copy of the whole way on a miss.
+            let cached = updates.baseAddress! + way
+            guard cached.pointee.tick == tick && cached.pointee.key == baseKey else { return false }
+            Self.emit(cached, from: words, into: &w)
+            return true
         }
-        let body: Body
+        if found { return }
+        var body = Body.none
+        var fresh = false
         if let base = base() {
-            body = updateBody(i, base: Self.normalized(base, codec), codec)
+            (body, fresh) = updateBody(i, base: Self.normalized(base, codec), codec)
         } else {
             body = fullBody(i, codec)
         }
-        updates[way] = Way(key: baseKey, tick: tick, body: body)
-        w.copy(Int(body.bits), from: words, offset: Int(body.offset))
+        var made = Way(key: baseKey, tick: tick, bits: body.bits, offset: body.offset)
+        let n = (Int(body.bits) &+ 63) >> 6
+        if fresh && n <= Self.inlineWords {
+            // An update body just encoded at the end of `words` (and named nowhere else): moved into the way, and
+            // `words` gives its room back.
+            let o = Int(body.offset)
+            words.storage.withUnsafeBufferPointer { s in
+                if n > 0 { made.word0 = s[o] }
+                if n > 1 { made.word1 = s[o &+ 1] }
+                if n > 2 { made.word2 = s[o &+ 2] }
+            }
+            words.truncate(toWords: o)
+            made.offset = -1
+        }
+        updates[way] = made
+        withUnsafePointer(to: made) { Self.emit($0, from: words, into: &w) }
+    }
+
+    /// Appends the body of `way`, kept in it or in `source`.
+    @inline(__always)
+    private static func emit(_ way: UnsafePointer<Way>, from source: BitWords, into w: inout BitWords) {
+        let bits = Int(way.pointee.bits)
+        guard way.pointee.offset < 0 else {
+            w.copy(bits, from: source, offset: Int(way.pointee.offset))
+            return
+        }
+        // Kept in the way: whole words, then the rest (a body is never empty: it has its kind bits).
+        if bits > 128 {
+            w.write(way.pointee.word0, bits: 64)
+            w.write(way.pointee.word1, bits: 64)
+            w.write(way.pointee.word2, bits: bits &- 128)
+        } else if bits > 64 {
+            w.write(way.pointee.word0, bits: 64)
+            w.write(way.pointee.word1, bits: bits &- 64)
+        } else {
+            w.write(way.pointee.word0, bits: bits)
+        }
     }
 
     /// The full body of the avatar in slot `i`, encoded on first use.
@@ -134,21 +186,22 @@ public struct EntryBodyCache: Sendable {
     }
 
     /// An update body against `base` (normalised), or the full body where `DeltaSnapshot` would write full.
-    /// One pass: the update is written, then dropped again if full turns out smaller.
-    private mutating func updateBody(_ i: Int, base: ViewEntry, _ codec: PoseCodec) -> Body {
+    /// One pass: the update is written, then dropped again if full turns out smaller. `fresh`: an update body,
+    /// just written at the end of `words`.
+    private mutating func updateBody(_ i: Int, base: ViewEntry, _ codec: PoseCodec) -> (body: Body, fresh: Bool) {
         let e = states[i]!
-        guard DeltaSnapshot.canWriteUpdate(e, base: base) else { return fullBody(i, codec) }
+        guard DeltaSnapshot.canWriteUpdate(e, base: base) else { return (fullBody(i, codec), false) }
         words.alignToWord()
         let offset = words.count
         DeltaSnapshot.writeUpdateBody(e, base: base, codec: codec, into: &words)
         let bits = words.bitCount &- offset &* 64
         guard DeltaSnapshot.updateFits(bits &- 2, state: e, codec: codec) else {
             words.truncate(toWords: offset)
-            return fullBody(i, codec)
+            return (fullBody(i, codec), false)
         }
         words.alignToWord()
         encodedBodies &+= 1
-        return Body(offset: Int32(offset), bits: Int32(bits))
+        return (Body(offset: Int32(offset), bits: Int32(bits)), true)
     }
 
     @inline(__always) private static func normalized(_ state: ViewEntry, _ codec: PoseCodec) -> ViewEntry {

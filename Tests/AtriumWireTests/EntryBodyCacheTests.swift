@@ -56,9 +56,15 @@ import Testing
         for tick in 1...60 {
             for a in ids.indices {
                 var e = history[a].last!.state
-                if rng.chance(0.8) {
+                if rng.chance(0.4) {
                     e.lastInputSequence &+= UInt32(rng.int(0...3))
                     e.pose = codec.quantize(rng.pose(in: Fixtures.hall))
+                } else if rng.chance(0.7) {
+                    // Small motion: short update bodies (the cache keeps those in its table, longer ones apart).
+                    e.lastInputSequence &+= 1
+                    e.pose.x = e.pose.x > 2 ? e.pose.x - UInt32(rng.int(0...2)) : e.pose.x + 1
+                    e.pose.head.a ^= UInt16(rng.int(0...3))
+                    e.pose.flags ^= rng.chance(0.1) ? PoseFlags.speaking.rawValue : 0
                 }
                 if rng.chance(0.02) { e.lastInputSequence = UInt32(rng.int(0...5)) }  // a recycled id went back
                 // A new key even when nothing changed: keys need only name one state each.
