@@ -108,6 +108,20 @@ public struct EntryBodyCache: Sendable {
         w.copy(Int(body.bits), from: words, offset: Int(body.offset))
     }
 
+    /// True when this tick's update body of avatar `id` against the base named `baseKey` is encoded already (so
+    /// `writeUpdate` will copy it without asking for the base). Asking this for a recipient's entries before
+    /// writing them brings their places in the table into cache together, the reads overlapping, instead of one
+    /// at a time between the writes (in a 1,000-avatar tick most are cache misses). Changes nothing.
+    public func holdsUpdate(_ id: UInt16, baseKey: UInt32) -> Bool {
+        let i = Int(id)
+        guard i < tickOf.count else { return false }
+        let way = i &* Self.ways &+ Int(baseKey % UInt32(Self.ways))
+        return updates.withUnsafeBufferPointer { updates in
+            let cached = updates.baseAddress! + way
+            return cached.pointee.tick == tick && cached.pointee.key == baseKey && tickOf[i] == tick
+        }
+    }
+
     /// Writes the body of an update of avatar `id` against the base state named `baseKey`. `base` is asked for
     /// the base state only when this tick has not written that body yet; nil means the base is not known any
     /// more, and the entry is written full. As `DeltaSnapshot` resolves an update, it is also written full when

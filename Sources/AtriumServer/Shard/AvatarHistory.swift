@@ -81,8 +81,21 @@ struct AvatarHistory {
     func state(of id: UInt16, revision: UInt32) -> ViewEntry? {
         let i = Int(id)
         guard i < rows.count, rows[i] >= 0 else { return nil }
-        let stamped = states[Int(rows[i]) &* capacity &+ Int(revision & mask)]
-        return stamped.revision == revision ? stamped.state : nil
+        return states.withUnsafeBufferPointer { states in
+            let stamped = states.baseAddress! + (Int(rows[i]) &* capacity &+ Int(revision & mask))
+            return stamped.pointee.revision == revision ? stamped.pointee.state : nil
+        }
+    }
+
+    /// The revision stored where avatar `id`'s state of `revision` would be (0 when none): a read that brings
+    /// that place into cache ahead of `state(of:revision:)`, which the caller can do for many at once (the
+    /// reads overlap) before it needs them.
+    func storedRevision(of id: UInt16, at revision: UInt32) -> UInt32 {
+        let i = Int(id)
+        guard i < rows.count, rows[i] >= 0 else { return 0 }
+        return states.withUnsafeBufferPointer { states in
+            states[Int(rows[i]) &* capacity &+ Int(revision & mask)].revision
+        }
     }
 
     /// Forgets a departed avatar.

@@ -28,6 +28,8 @@ struct RecipientDelta {
     private var writer = SnapshotWriter()
     /// Update entries written full because the state their recipient holds had left the history.
     private(set) var historyFallbacks = 0
+    /// What the reads ahead of each `write` read (kept so that they are done; never used otherwise).
+    private var readAhead: UInt32 = 0
 
     /// Makes room for avatar ids up to `maxId`.
     mutating func reserve(upTo maxId: Int) {
@@ -116,6 +118,19 @@ struct RecipientDelta {
         view.append(contentsOf: repeatElement(RecipientViews.Entry(id: 0, revision: 0), count: known.count + selected.count))
         var used = 0
         var fallbacks = 0
+        // Ahead of writing: where each update's shared body is (and, for one not encoded yet this tick, its base
+        // state in the history), read for all entries in one go, so those cache misses overlap instead of each
+        // stalling the write of its entry in turn.
+        var ahead: UInt32 = 0
+        bases.withUnsafeBufferPointer { bases in
+            for id in selected {
+                let base = bases[Int(id)]
+                if base != 0 && !bodies.holdsUpdate(id, baseKey: base) {
+                    ahead ^= history.storedRevision(of: id, at: base)
+                }
+            }
+        }
+        readAhead ^= ahead
         known.withUnsafeBufferPointer { known in
             selected.withUnsafeBufferPointer { selected in
                 leaves.withUnsafeBufferPointer { leaves in
