@@ -136,6 +136,32 @@ public struct RelevanceSet: Sendable {
                         withUnsafeTemporaryAllocation(of: UInt16.self, capacity: Self.chunk) { keptIds in
                             withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.chunk) { keptD2 in
                                 grid.forEachCell(near: recipient.position, radius: outer) { ids, positions in
+                                    if capped {
+                                        // One pass per cell: every candidate is written, and the count moves on only
+                                        // past those that qualify (within r, or within r + m and relevant already;
+                                        // not the recipient; same sight), so the loop has no unpredictable branch.
+                                        // The order collected in does not matter: `keepNearest` orders by (key, id).
+                                        var n = cappedCount
+                                        for i in 0..<ids.count {
+                                            let p = positions[i]
+                                            let dx = p.x - hx
+                                            let dy = p.y - hy
+                                            let dz = p.z - hz
+                                            let d2 = dx * dx + dy * dy + dz * dz
+                                            let id = ids[i]
+                                            let was = old[Int(id) >> 6] & (1 << UInt64(id & 63)) != 0
+                                            let near = d2 <= enter2
+                                            let inReach = d2 <= leave2
+                                            let sees = avatars.visualIndex(of: id) == sight
+                                            let keep = (inReach ? 1 : 0) & (near || was ? 1 : 0) & (id != me ? 1 : 0)
+                                                & (sees ? 1 : 0)
+                                            cappedIds[n] = id
+                                            cappedKeys[n] = was ? d2 * 0.64 : d2
+                                            n &+= keep
+                                        }
+                                        cappedCount = n
+                                        return
+                                    }
                                     var from = 0
                                     while from < ids.count {
                                         let to = Swift.min(from + Self.chunk, ids.count)
@@ -157,12 +183,6 @@ public struct RelevanceSet: Sendable {
                                             // Between r and r + m only an avatar already relevant stays.
                                             if keptD2[k] > enter2 && old[w] & bit == 0 { continue }
                                             guard id != me, avatars.visualIndex(of: id) == sight else { continue }
-                                            if capped {
-                                                cappedIds[cappedCount] = id
-                                                cappedKeys[cappedCount] = old[w] & bit != 0 ? keptD2[k] * 0.64 : keptD2[k]
-                                                cappedCount &+= 1
-                                                continue
-                                            }
                                             next[w] |= bit
                                             low = Swift.min(low, w)
                                             high = Swift.max(high, w)
