@@ -113,9 +113,11 @@ struct RecipientDelta {
             sequence: sequence, serverTimeMicros: nowMicros, baseline: baseline,
             entryCount: selected.count + leaves.count)
         // The view holds at most every known avatar and every selected one: it is sized for that, filled through
-        // a pointer (once per avatar per recipient) and cut to what was used.
+        // a pointer (once per avatar per recipient) and cut to what was used. (Sized with a copy of `known`, one
+        // memory copy, rather than a placeholder per element: all of it is overwritten anyway.)
         view.removeAll(keepingCapacity: true)
-        view.append(contentsOf: repeatElement(RecipientViews.Entry(id: 0, revision: 0), count: known.count + selected.count))
+        view.append(contentsOf: known)
+        view.append(contentsOf: repeatElement(RecipientViews.Entry(id: 0, revision: 0), count: selected.count))
         var used = 0
         var fallbacks = 0
         // Ahead of writing: where each update's shared body is (and, for one not encoded yet this tick, its base
