@@ -197,57 +197,7 @@ public struct PriorityScheduler: Sendable {
             entries.withUnsafeMutableBufferPointer { entries in
                 table.flags.withUnsafeBufferPointer { flags in
                     table.xyz.withUnsafeBufferPointer { xyz in
-                        // Four avatars at a time: their positions and factors gathered into lanes, then the same
-                        // arithmetic as below lane by lane (square root, division, products in the same order:
-                        // IEEE results identical to the scalar ones), so the square roots and divisions overlap.
-                        var i = 0
-                        while i &+ 4 <= ids.count {
-                            var x = SIMD4<Float>(repeating: hx)
-                            var y = SIMD4<Float>(repeating: hy)
-                            var z = SIMD4<Float>(repeating: hz)
-                            var talk = SIMD4<Float>(repeating: 1)
-                            var reach = SIMD4<Float>(repeating: 1)
-                            var valid: (Bool, Bool, Bool, Bool) = (false, false, false, false)
-                            for l in 0..<4 {
-                                let id = ids[i &+ l]
-                                let slot = Int(id)
-                                guard slot < slotCount, id != me else { continue }
-                                let f = flags[slot]
-                                guard f & InterestAvatarTable.presentFlag != 0 else { continue }
-                                x[l] = xyz[3 * slot]
-                                y[l] = xyz[3 * slot + 1]
-                                z[l] = xyz[3 * slot + 2]
-                                talk[l] = f & InterestAvatarTable.speakingFlag != 0 ? speaking : 1
-                                reach[l] = f & InterestAvatarTable.alwaysRelevantFlag != 0 ? broadcast : 1
-                                switch l {
-                                case 0: valid.0 = true
-                                case 1: valid.1 = true
-                                case 2: valid.2 = true
-                                default: valid.3 = true
-                                }
-                            }
-                            let dx = x - hx
-                            let dy = y - hy
-                            let dz = z - hz
-                            let distance = (dx * dx + dy * dy + dz * dz).squareRoot()
-                            var t = SIMD4<Float>(repeating: 0)
-                            if radius > 0 {
-                                // Swift.max(0, q) is `q >= 0 ? q : 0` (NaN gives 0).
-                                let q = 1 - distance / radius
-                                t = q.replacing(with: 0, where: .!(q .>= 0))
-                            }
-                            var p = base * (1 + near * t * t)
-                            p *= SIMD4<Float>(repeating: 1).replacing(
-                                with: inView, where: fx * dx + fy * dy + fz * dz .>= cone * distance)
-                            p *= talk
-                            p *= reach
-                            if valid.0 { entries[i].accumulator += p[0] }
-                            if valid.1 { entries[i &+ 1].accumulator += p[1] }
-                            if valid.2 { entries[i &+ 2].accumulator += p[2] }
-                            if valid.3 { entries[i &+ 3].accumulator += p[3] }
-                            i &+= 4
-                        }
-                        for i in i..<ids.count {
+                        for i in 0..<ids.count {
                             let slot = Int(ids[i])
                             guard slot < slotCount, ids[i] != me else { continue }
                             let f = flags[slot]
