@@ -5,6 +5,8 @@ public enum ClientEvent: Equatable, Sendable {
     case welcomed(Welcome)
     case denied(Deny)
     case avatarJoined(AvatarJoined)
+    /// A ROSTER: these avatars are present (after WELCOME, everyone already there; then each tick's newcomers).
+    case avatarsJoined([AvatarJoined])
     case avatarLeft(AvatarLeft)
     /// One snapshot part was decoded against its baseline and applied.
     case snapshot(SnapshotUpdate)
@@ -33,7 +35,7 @@ public struct SnapshotUpdate: Equatable, Sendable {
     public var baseline: SnapshotView
 }
 
-/// An avatar as this client knows it: identity from AVATAR_JOINED, motion from snapshots.
+/// An avatar as this client knows it: identity from ROSTER, motion from snapshots.
 ///
 /// Each avatar is interpolated between its own samples. The server sends an avatar only when it changed, and
 /// the far crowd only every second to fourth tick (rate tiers) or later when the byte budget is short, so an
@@ -317,6 +319,12 @@ public struct ClientSession: Sendable {
             avatars[joined.avatarId] = RemoteAvatar(
                 id: joined.avatarId, displayName: joined.displayName, role: joined.role, tickMicros: tickMicros)
             return .avatarJoined(joined)
+        case .roster(let entries):
+            for joined in entries {
+                avatars[joined.avatarId] = RemoteAvatar(
+                    id: joined.avatarId, displayName: joined.displayName, role: joined.role, tickMicros: tickMicros)
+            }
+            return .avatarsJoined(entries)
         case .avatarLeft(let left):
             avatars.removeValue(forKey: left.avatarId)
             return .avatarLeft(left)
@@ -383,7 +391,7 @@ public struct ClientSession: Sendable {
             for entry in part.entries {
                 switch entry {
                 case .full(let state), .update(let state):
-                    // Control and state are separate streams: an entry may precede its AVATAR_JOINED or
+                    // Control and state are separate streams: an entry may precede its ROSTER entry or
                     // follow its AVATAR_LEFT; either way it is not a known avatar and is not drawn.
                     // Updated in place: a copy taken out of the dictionary would share its sample array, and
                     // the append would then copy the whole array for every entry of every snapshot.

@@ -1,10 +1,10 @@
 /// Protocol versions. The client offers [minVersion, maxVersion] in HELLO; the server picks the highest
 /// version both support or answers DENY(version_mismatch) carrying its own range.
 public enum ProtocolVersion {
-    /// Version 4: VOICE_BUNDLE frames carry the `resumes` bit (PROTOCOL.md §11.1 has the history). A v3
-    /// client would reject that bit as a bad opusLength, so v3 is refused rather than sent it.
-    public static let current: UInt16 = 4
-    public static let supported: ClosedRange<UInt16> = 4...4
+    /// Version 5: avatars are announced in ROSTER messages, many per message, instead of one AVATAR_JOINED
+    /// each (PROTOCOL.md §11.1 has the history). A v4 client would not know ROSTER, so v4 is refused.
+    public static let current: UInt16 = 5
+    public static let supported: ClosedRange<UInt16> = 5...5
 
     /// The highest version in both the client's range and `supported`; nil if there is none
     /// (including an empty client range, clientMin > clientMax).
@@ -188,6 +188,7 @@ public enum MessageType: UInt8, CaseIterable, Sendable {
     case chatRelay = 0x86
     case pong = 0x87
     case closing = 0x88
+    case roster = 0x89
     // server → client, voice
     case voiceBundle = 0x90
     case voiceMode = 0x91

@@ -1,4 +1,4 @@
-// Every message of protocol v2. Layouts (all fields in stream order; see docs/PROTOCOL.md):
+// Every message of the protocol (v5). Layouts (all fields in stream order; see docs/PROTOCOL.md):
 //
 // client → server
 //   0x01 HELLO   ch0  u16 minVersion, u16 maxVersion, u8 requestedRole, string8 worldId, string8 displayName
@@ -16,6 +16,7 @@
 //   0x86 CHAT_RELAY    ch0  u16 fromAvatarId, string16 text
 //   0x87 PONG    ch1  u64 clientTimeMicros, u64 serverTimeMicros
 //   0x88 CLOSING ch0  u8 reason, string8 detail
+//   0x89 ROSTER  ch0  u8 count (1…255), count × (u16 avatarId, u8 role, string8 displayName)
 // voice: VOICE 0x10, VOICE_SETUP 0x11, VOICE_CONTROL 0x12, VOICE_BUNDLE 0x90, VOICE_MODE 0x91 (VoiceMessages.swift)
 //
 // Encoders cut strings that are longer than their field's limit at a scalar boundary, and otherwise write
@@ -163,8 +164,8 @@ public struct Snapshot: Equatable, Sendable {
     }
 }
 
-/// Server → client: an avatar is present (sent for every avatar already there after WELCOME, then for
-/// each newcomer).
+/// Server → client: an avatar is present. Servers since v5 send these in ROSTER messages (`Roster`), not
+/// one AVATAR_JOINED each.
 public struct AvatarJoined: Equatable, Sendable {
     public var avatarId: UInt16
     public var role: Role
@@ -414,6 +415,8 @@ public enum ServerMessage: Equatable, Sendable {
     case chat(ChatRelay)
     case pong(Pong)
     case closing(Closing)
+    /// Avatars present: after WELCOME every one already there, then each tick's newcomers (`Roster`).
+    case roster([AvatarJoined])
     case voiceBundle(VoiceBundle)
     case voiceMode(VoiceModeGrant)
 
@@ -427,6 +430,7 @@ public enum ServerMessage: Equatable, Sendable {
         case .chat: .chatRelay
         case .pong: .pong
         case .closing: .closing
+        case .roster: .roster
         case .voiceBundle: .voiceBundle
         case .voiceMode: .voiceMode
         }
@@ -497,6 +501,16 @@ public enum ServerMessage: Equatable, Sendable {
             w.writeU8(MessageType.closing.rawValue)
             w.writeU8(m.reason.rawValue)
             w.writeString8(m.detail, limit: WireLimits.maxDetailBytes)
+        case .roster(let entries):
+            precondition((1...Roster.maxEntries).contains(entries.count), "a ROSTER holds 1…255 avatars")
+            w = BitWriter(capacity: 2 + entries.count * (4 + WireLimits.maxDisplayNameBytes))
+            w.writeU8(MessageType.roster.rawValue)
+            w.writeU8(UInt8(entries.count))
+            for m in entries {
+                w.writeU16(m.avatarId)
+                w.writeU8(m.role.rawValue)
+                w.writeString8(m.displayName, limit: WireLimits.maxDisplayNameBytes)
+            }
         case .voiceBundle(let m):
             w = BitWriter(capacity: 2 + m.frames.reduce(0) { $0 + VoiceBundle.frameBytes(opusLength: $1.opus.count) })
             m.write(to: &w)
@@ -561,6 +575,18 @@ public enum ServerMessage: Equatable, Sendable {
             let reason = try r.readReason()
             let detail = try r.readDetail()
             message = .closing(Closing(reason: reason, detail: detail))
+        case .roster:
+            let count = try r.readU8()
+            guard count >= 1 else { throw .invalidField(field: "count", value: 0) }
+            var entries: [AvatarJoined] = []
+            entries.reserveCapacity(Int(count))
+            for _ in 0..<count {
+                let id = try r.readU16()
+                let role = try r.readRole(field: "role")
+                let name = try r.readDisplayName()
+                entries.append(AvatarJoined(avatarId: id, role: role, displayName: name))
+            }
+            message = .roster(entries)
         case .voiceBundle:
             message = .voiceBundle(try VoiceBundle.read(from: &r))
         case .voiceMode:
@@ -570,5 +596,40 @@ public enum ServerMessage: Equatable, Sendable {
         }
         try r.finish()
         return message
+    }
+}
+
+/// ROSTER messages (PROTOCOL.md §10.9): a list of avatars split into messages that each fit one datagram.
+/// One message for many avatars is what keeps a crowd's arrival cheap: one AVATAR_JOINED per avatar per
+/// client made a ramp of 100 joins a second into 1,000 present some 100,000 reliable messages a second.
+public enum Roster {
+    /// The count is a u8.
+    public static let maxEntries = 255
+    /// Each message stays within a SNAPSHOT datagram's size, so ENet never fragments it.
+    public static let maxMessageBytes = WireLimits.snapshotDatagramBytes
+
+    /// The bytes `entry` takes in a ROSTER (its name cut to the field's limit, as the encoder does).
+    public static func entryBytes(_ entry: AvatarJoined) -> Int {
+        4 + min(entry.displayName.utf8.count, WireLimits.maxDisplayNameBytes)
+    }
+
+    /// `entries` in order, as ROSTER messages of at most `maxEntries` avatars and `maxMessageBytes` bytes;
+    /// none for no entries.
+    public static func messages<C: Collection>(_ entries: C) -> [[UInt8]] where C.Element == AvatarJoined {
+        var messages: [[UInt8]] = []
+        var chunk: [AvatarJoined] = []
+        var bytes = 2
+        for entry in entries {
+            let size = entryBytes(entry)
+            if !chunk.isEmpty, chunk.count == maxEntries || bytes + size > maxMessageBytes {
+                messages.append(ServerMessage.roster(chunk).encode(codec: nil))
+                chunk.removeAll(keepingCapacity: true)
+                bytes = 2
+            }
+            chunk.append(entry)
+            bytes += size
+        }
+        if !chunk.isEmpty { messages.append(ServerMessage.roster(chunk).encode(codec: nil)) }
+        return messages
     }
 }

@@ -74,9 +74,29 @@ private func decodeWhole(_ bytes: [UInt8], codec: PoseCodec) throws(WireError) -
         for t: UInt8 in [0x00, 0x05, 0x80, 0x81, 0x88, 0xFF] {
             #expect(throws: WireError.unknownMessageType(t)) { try ClientMessage.decode([t, 0, 0, 0, 0, 0, 0, 0, 0], codec: codec) }
         }
-        for t: UInt8 in [0x00, 0x01, 0x04, 0x80, 0x89, 0xFF] {
+        for t: UInt8 in [0x00, 0x01, 0x04, 0x80, 0x8A, 0xFF] {
             #expect(throws: WireError.unknownMessageType(t)) { try ServerMessage.decode([t, 0, 0, 0, 0, 0, 0, 0, 0], codec: codec) }
         }
+    }
+
+    /// ROSTER: a count of 0, fewer entries than counted, a bad entry or bytes after the last are all refused.
+    @Test func malformedRosters() {
+        let two = ServerMessage.roster([
+            AvatarJoined(avatarId: 9, role: .presenter, displayName: "Bo"),
+            AvatarJoined(avatarId: 12, role: .visitor, displayName: "Zoë"),
+        ]).encode(codec: nil)
+        #expect((try? ServerMessage.decode(two, codec: nil)) != nil)
+        #expect(throws: WireError.invalidField(field: "count", value: 0)) { try ServerMessage.decode([0x89, 0], codec: nil) }
+        var more = two
+        more[1] = 3
+        #expect(throws: WireError.truncated) { try ServerMessage.decode(more, codec: nil) }
+        #expect(throws: WireError.trailingBytes(1)) { try ServerMessage.decode(two + [0], codec: nil) }
+        var badRole = two
+        badRole[4] = 0xEE
+        #expect(throws: (any Error).self) { try ServerMessage.decode(badRole, codec: nil) }
+        var emptyName = two
+        emptyName[5] = 0
+        #expect(throws: (any Error).self) { try ServerMessage.decode(emptyName, codec: nil) }
     }
 
     @Test func badUTF8() {

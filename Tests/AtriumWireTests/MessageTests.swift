@@ -63,6 +63,7 @@ import Testing
             (.deny(Deny(reason: .worldFull, serverMinVersion: 1, serverMaxVersion: 1, detail: "")), .control),
             (.snapshot(try! Snapshot(DeltaSnapshot.encode(sequence: 1, serverTimeMicros: 0, baseline: .empty, entries: [], codec: codec).bytes)), .state),
             (.avatarJoined(AvatarJoined(avatarId: 1, role: .visitor, displayName: "n")), .control),
+            (.roster([AvatarJoined(avatarId: 1, role: .visitor, displayName: "n")]), .control),
             (.avatarLeft(AvatarLeft(avatarId: 1, reason: .none)), .control),
             (.chat(ChatRelay(fromAvatarId: 1, text: "hi")), .control),
             (.pong(Pong(clientTimeMicros: 0, serverTimeMicros: 0)), .state),
@@ -87,13 +88,13 @@ import Testing
     }
 
     @Test func versionNegotiation() {
-        // v4 only: a v3 client would reject VOICE_BUNDLE's resumes bit, so it is refused.
-        #expect(ProtocolVersion.current == 4 && ProtocolVersion.supported == 4...4)
-        #expect(ProtocolVersion.negotiate(clientMin: 4, clientMax: 4) == 4)
-        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 5) == 4)
-        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 3) == nil)
+        // v5 only: a v4 client would not know ROSTER, so it is refused.
+        #expect(ProtocolVersion.current == 5 && ProtocolVersion.supported == 5...5)
+        #expect(ProtocolVersion.negotiate(clientMin: 5, clientMax: 5) == 5)
+        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 6) == 5)
+        #expect(ProtocolVersion.negotiate(clientMin: 1, clientMax: 4) == nil)
         #expect(ProtocolVersion.negotiate(clientMin: 0, clientMax: 1) == nil)
-        #expect(ProtocolVersion.negotiate(clientMin: 5, clientMax: 6) == nil)
+        #expect(ProtocolVersion.negotiate(clientMin: 6, clientMax: 7) == nil)
         #expect(ProtocolVersion.negotiate(clientMin: 0, clientMax: 0) == nil)
         #expect(ProtocolVersion.negotiate(clientMin: 4, clientMax: 3) == nil)
     }

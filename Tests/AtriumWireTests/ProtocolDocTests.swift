@@ -41,11 +41,11 @@ import Testing
 
     /// The Swift value of every documented example.
     static let examples: [String: Example] = [
-        "hello": .client(.hello(Hello(minVersion: 4, maxVersion: 4, requestedRole: .visitor, worldId: "expo-hall", displayName: "Zoë"))),
+        "hello": .client(.hello(Hello(minVersion: 5, maxVersion: 5, requestedRole: .visitor, worldId: "expo-hall", displayName: "Zoë"))),
         "welcome": .server(.welcome(Welcome(
-            version: 4, clientId: 7, role: .visitor, tickRateHz: 30, serverTimeMicros: 1_234_567_890, worldId: "expo-hall",
+            version: 5, clientId: 7, role: .visitor, tickRateHz: 30, serverTimeMicros: 1_234_567_890, worldId: "expo-hall",
             worldContentHash: (0..<32).map { UInt8($0) }, bounds: bounds, capacity: 200))),
-        "deny": .server(.deny(Deny(reason: .versionMismatch, serverMinVersion: 4, serverMaxVersion: 4, detail: "server speaks 4..4"))),
+        "deny": .server(.deny(Deny(reason: .versionMismatch, serverMinVersion: 5, serverMaxVersion: 5, detail: "server speaks 5..5"))),
         "pose_no_hands": .client(.pose(PoseInput(inputSequence: 42, clientTimeMs: 123_456, ackSnapshot: 41, pose: poseNoHands))),
         "pose_both_hands": .client(.pose(PoseInput(inputSequence: 43, clientTimeMs: 123_489, ackSnapshot: 42, pose: poseBothHands))),
         "snapshot": .snapshot(sequence: 1001, serverTimeMicros: 33_366_666, baseline: .empty, entries: snapshot1001),
@@ -57,6 +57,10 @@ import Testing
         ]),
         "avatar_joined": .server(.avatarJoined(AvatarJoined(avatarId: 9, role: .presenter, displayName: "Bo"))),
         "avatar_left": .server(.avatarLeft(AvatarLeft(avatarId: 9, reason: .timeout))),
+        "roster": .server(.roster([
+            AvatarJoined(avatarId: 9, role: .presenter, displayName: "Bo"),
+            AvatarJoined(avatarId: 12, role: .visitor, displayName: "Zoë"),
+        ])),
         "chat": .client(.chat(ChatSend(text: "hello 👋"))),
         "chat_relay": .server(.chat(ChatRelay(fromAvatarId: 7, text: "hi all"))),
         "ping": .client(.ping(Ping(clientTimeMicros: 1_000_000))),

@@ -102,7 +102,7 @@ extension SeededRNG {
     }
 
     mutating func serverMessage(codec: PoseCodec) -> ServerMessage {
-        switch int(0...7) {
+        switch int(0...8) {
         case 0:
             .welcome(Welcome(
                 version: u16(), clientId: UInt16(int(1...65535)), role: role(), tickRateHz: u16(), serverTimeMicros: u64(),
@@ -129,6 +129,8 @@ extension SeededRNG {
             .chat(ChatRelay(fromAvatarId: u16(), text: chat()))
         case 6:
             .pong(Pong(clientTimeMicros: u64(), serverTimeMicros: u64()))
+        case 7:
+            .roster((0..<int(1...255)).map { _ in AvatarJoined(avatarId: u16(), role: role(), displayName: displayName()) })
         default:
             .closing(Closing(reason: reason(), detail: detail()))
         }

@@ -42,6 +42,8 @@ public struct ShardCounters: Sendable, Equatable {
     let peer: PeerHandle
     let displayName: String
     let role: Role
+    /// Admission order across the shard's life: who was told about whom (ROSTER) follows from it.
+    let serial: UInt64
     var pose: AvatarPose
     var lastInputSequence: UInt32 = 0
     /// Server time the current pose was accepted; movement limits are judged from it.
@@ -57,6 +59,7 @@ public struct ShardCounters: Sendable, Equatable {
     var ackedSnapshot: UInt32 = 0
 
     var viewEntry: ViewEntry { ViewEntry(id: id, lastInputSequence: lastInputSequence, pose: quantized) }
+    var announcement: AvatarJoined { AvatarJoined(avatarId: id, role: role, displayName: displayName) }
 }
 
 /// Why an input was not applied as sent; the session logs each kind once.
@@ -85,6 +88,10 @@ public enum InputRejection: String, Sendable {
     /// Join order; snapshots list avatars in this order so parts are stable.
     private(set) var order: [UInt16] = []
     private var nextId: UInt16 = 1
+    private var nextSerial: UInt64 = 0
+    /// Admitted since the last announcement, in admission order: told to everyone else in one ROSTER per
+    /// client at the next tick (or before the next leave), not one AVATAR_JOINED per joiner per client.
+    private var pendingJoins: [Avatar] = []
     private var spawnCursor = 0
     private var sequence: UInt32 = 0
     @_spi(Benchmarks) public internal(set) var counters = ShardCounters()
@@ -136,8 +143,9 @@ public enum InputRejection: String, Sendable {
 
     // MARK: join and leave
 
-    /// Admits a joiner: allocates an avatar at the next spawn point, sends WELCOME and the current roster to it,
-    /// and AVATAR_JOINED to everyone else (the joiner knows itself from WELCOME).
+    /// Admits a joiner: allocates an avatar at the next spawn point, sends WELCOME and the current roster
+    /// (ROSTER messages) to it, and queues it for the next announcement to everyone else (`announceJoins`; the
+    /// joiner knows itself from WELCOME).
     @_spi(Benchmarks) public func admit(
         peer: PeerHandle, displayName: String, role: Role, version: UInt16, nowMicros: UInt64, outbox: Outbox
     ) -> Avatar? {
@@ -150,8 +158,9 @@ public enum InputRejection: String, Sendable {
                 headPosition: spawn.position + Vec3(0, 1.6, 0), headRotation: Quat.yaw(spawn.yaw),
                 leftHand: nil, rightHand: nil))
         let avatar = Avatar(
-            id: id, peer: peer, displayName: displayName, role: role, pose: pose, poseTimeMicros: nowMicros,
-            quantized: codec.quantize(pose))
+            id: id, peer: peer, displayName: displayName, role: role, serial: nextSerial, pose: pose,
+            poseTimeMicros: nowMicros, quantized: codec.quantize(pose))
+        nextSerial += 1
 
         outbox.send(
             .welcome(
@@ -160,21 +169,38 @@ public enum InputRejection: String, Sendable {
                     serverTimeMicros: nowMicros, worldId: definition.id, worldContentHash: world.contentHash,
                     bounds: definition.bounds, capacity: UInt16(clamping: definition.capacity))),
             to: peer)
-        for otherId in order {
-            guard let other = avatars[otherId] else { continue }
-            outbox.send(
-                .avatarJoined(AvatarJoined(avatarId: other.id, role: other.role, displayName: other.displayName)),
-                to: peer)
-            outbox.send(
-                .avatarJoined(AvatarJoined(avatarId: id, role: role, displayName: displayName)), to: other.peer)
-        }
+        let present = order.compactMap { avatars[$0]?.announcement }
+        for message in Roster.messages(present) { outbox.deliver(peer, message, .control) }
         avatars[id] = avatar
         order.append(id)
+        pendingJoins.append(avatar)
         return avatar
     }
 
+    /// Tells every avatar about those admitted after it since the last announcement: one ROSTER per client
+    /// (more only past 255 avatars or a datagram's size), encoded once per distinct list.
+    func announceJoins(outbox: Outbox) {
+        guard let first = pendingJoins.first?.serial else { return }
+        let joins = pendingJoins
+        pendingJoins.removeAll(keepingCapacity: true)
+        // By where a client's list starts in `joins`: clients there before the first joiner get all of it, each
+        // joiner those admitted after it.
+        var encoded: [Int: [[UInt8]]] = [:]
+        for id in order {
+            guard let avatar = avatars[id] else { continue }
+            let start = avatar.serial < first ? 0 : joins.firstIndex { $0.serial > avatar.serial } ?? joins.count
+            guard start < joins.count else { continue }
+            let messages = encoded[start] ?? Roster.messages(joins[start...].lazy.map(\.announcement))
+            encoded[start] = messages
+            for message in messages { outbox.deliver(avatar.peer, message, .control) }
+        }
+    }
+
     func remove(_ id: UInt16, reason: ReasonCode, outbox: Outbox) {
-        guard avatars.removeValue(forKey: id) != nil else { return }
+        guard avatars[id] != nil else { return }
+        // Everyone hears of an arrival before its departure.
+        announceJoins(outbox: outbox)
+        avatars.removeValue(forKey: id)
         composer.forget(id)
         voice.remove(id)
         order.removeAll { $0 == id }
@@ -225,6 +251,9 @@ public enum InputRejection: String, Sendable {
 
     /// Runs one tick. `rejected` is told about each input that was not applied as sent.
     func tick(nowMicros: UInt64, outbox: Outbox, rejected: (PeerHandle, InputRejection) -> Void) {
+        // Arrivals are announced before the tick's snapshots, so they leave in the same flush as the first
+        // snapshot that may show them.
+        announceJoins(outbox: outbox)
         ingest(rejected: rejected)
         sendSnapshots(nowMicros: nowMicros, outbox: outbox)
         // Relayed voice leaves with the same flush as state (one ENet datagram per client when it fits); the
