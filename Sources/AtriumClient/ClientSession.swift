@@ -8,6 +8,8 @@ public enum ClientEvent: Equatable, Sendable {
     /// A ROSTER: these avatars are present (after WELCOME, everyone already there; then each tick's newcomers).
     case avatarsJoined([AvatarJoined])
     case avatarLeft(AvatarLeft)
+    /// A DEPARTED: these avatars are gone.
+    case avatarsLeft([AvatarLeft])
     /// One snapshot part was decoded against its baseline and applied.
     case snapshot(SnapshotUpdate)
     /// A snapshot part whose baseline view this client no longer holds: dropped (the server falls back).
@@ -328,6 +330,9 @@ public struct ClientSession: Sendable {
         case .avatarLeft(let left):
             avatars.removeValue(forKey: left.avatarId)
             return .avatarLeft(left)
+        case .departed(let entries):
+            for left in entries { avatars.removeValue(forKey: left.avatarId) }
+            return .avatarsLeft(entries)
         case .snapshot(let snapshot):
             return apply(snapshot, nowMicros: nowMicros)
         case .chat(let chat):

@@ -1,8 +1,9 @@
 /// Protocol versions. The client offers [minVersion, maxVersion] in HELLO; the server picks the highest
 /// version both support or answers DENY(version_mismatch) carrying its own range.
 public enum ProtocolVersion {
-    /// Version 5: avatars are announced in ROSTER messages, many per message, instead of one AVATAR_JOINED
-    /// each (PROTOCOL.md §11.1 has the history). A v4 client would not know ROSTER, so v4 is refused.
+    /// Version 5: arrivals and departures are announced in ROSTER and DEPARTED messages, many avatars per
+    /// message, instead of one AVATAR_JOINED / AVATAR_LEFT each (PROTOCOL.md §11.1 has the history). A v4
+    /// client would not know them, so v4 is refused.
     public static let current: UInt16 = 5
     public static let supported: ClosedRange<UInt16> = 5...5
 
@@ -189,6 +190,7 @@ public enum MessageType: UInt8, CaseIterable, Sendable {
     case pong = 0x87
     case closing = 0x88
     case roster = 0x89
+    case departed = 0x8A
     // server → client, voice
     case voiceBundle = 0x90
     case voiceMode = 0x91

@@ -17,6 +17,7 @@
 //   0x87 PONG    ch1  u64 clientTimeMicros, u64 serverTimeMicros
 //   0x88 CLOSING ch0  u8 reason, string8 detail
 //   0x89 ROSTER  ch0  u8 count (1…255), count × (u16 avatarId, u8 role, string8 displayName)
+//   0x8A DEPARTED ch0 u8 count (1…255), count × (u16 avatarId, u8 reason)
 // voice: VOICE 0x10, VOICE_SETUP 0x11, VOICE_CONTROL 0x12, VOICE_BUNDLE 0x90, VOICE_MODE 0x91 (VoiceMessages.swift)
 //
 // Encoders cut strings that are longer than their field's limit at a scalar boundary, and otherwise write
@@ -178,7 +179,8 @@ public struct AvatarJoined: Equatable, Sendable {
     }
 }
 
-/// Server → client: an avatar is gone.
+/// Server → client: an avatar is gone. Servers since v5 send these in DEPARTED messages (`Departed`), not
+/// one AVATAR_LEFT each.
 public struct AvatarLeft: Equatable, Sendable {
     public var avatarId: UInt16
     public var reason: ReasonCode
@@ -417,6 +419,8 @@ public enum ServerMessage: Equatable, Sendable {
     case closing(Closing)
     /// Avatars present: after WELCOME every one already there, then each tick's newcomers (`Roster`).
     case roster([AvatarJoined])
+    /// Avatars gone since the last tick (`Departed`).
+    case departed([AvatarLeft])
     case voiceBundle(VoiceBundle)
     case voiceMode(VoiceModeGrant)
 
@@ -431,6 +435,7 @@ public enum ServerMessage: Equatable, Sendable {
         case .pong: .pong
         case .closing: .closing
         case .roster: .roster
+        case .departed: .departed
         case .voiceBundle: .voiceBundle
         case .voiceMode: .voiceMode
         }
@@ -511,6 +516,15 @@ public enum ServerMessage: Equatable, Sendable {
                 w.writeU8(m.role.rawValue)
                 w.writeString8(m.displayName, limit: WireLimits.maxDisplayNameBytes)
             }
+        case .departed(let entries):
+            precondition((1...Departed.maxEntries).contains(entries.count), "a DEPARTED holds 1…255 avatars")
+            w = BitWriter(capacity: 2 + entries.count * 3)
+            w.writeU8(MessageType.departed.rawValue)
+            w.writeU8(UInt8(entries.count))
+            for m in entries {
+                w.writeU16(m.avatarId)
+                w.writeU8(m.reason.rawValue)
+            }
         case .voiceBundle(let m):
             w = BitWriter(capacity: 2 + m.frames.reduce(0) { $0 + VoiceBundle.frameBytes(opusLength: $1.opus.count) })
             m.write(to: &w)
@@ -587,6 +601,17 @@ public enum ServerMessage: Equatable, Sendable {
                 entries.append(AvatarJoined(avatarId: id, role: role, displayName: name))
             }
             message = .roster(entries)
+        case .departed:
+            let count = try r.readU8()
+            guard count >= 1 else { throw .invalidField(field: "count", value: 0) }
+            var entries: [AvatarLeft] = []
+            entries.reserveCapacity(Int(count))
+            for _ in 0..<count {
+                let id = try r.readU16()
+                let reason = try r.readReason()
+                entries.append(AvatarLeft(avatarId: id, reason: reason))
+            }
+            message = .departed(entries)
         case .voiceBundle:
             message = .voiceBundle(try VoiceBundle.read(from: &r))
         case .voiceMode:
@@ -630,6 +655,28 @@ public enum Roster {
             bytes += size
         }
         if !chunk.isEmpty { messages.append(ServerMessage.roster(chunk).encode(codec: nil)) }
+        return messages
+    }
+}
+
+/// DEPARTED messages (PROTOCOL.md §10.10): avatars gone, up to 255 a message (3 bytes each, so always within a
+/// datagram). The counterpart of `Roster` for a crowd leaving at once.
+public enum Departed {
+    /// The count is a u8.
+    public static let maxEntries = 255
+
+    /// `entries` in order, as DEPARTED messages of at most `maxEntries` avatars; none for no entries.
+    public static func messages<C: Collection>(_ entries: C) -> [[UInt8]] where C.Element == AvatarLeft {
+        var messages: [[UInt8]] = []
+        var chunk: [AvatarLeft] = []
+        for entry in entries {
+            if chunk.count == maxEntries {
+                messages.append(ServerMessage.departed(chunk).encode(codec: nil))
+                chunk.removeAll(keepingCapacity: true)
+            }
+            chunk.append(entry)
+        }
+        if !chunk.isEmpty { messages.append(ServerMessage.departed(chunk).encode(codec: nil)) }
         return messages
     }
 }

@@ -5,9 +5,9 @@ import Testing
 
 @_spi(Benchmarks) @testable import AtriumServer
 
-/// Who is told about whom (PROTOCOL.md §10.9): the joiner gets everyone present in ROSTER messages after
-/// WELCOME, everyone else gets each tick's newcomers in one ROSTER, and an arrival is always announced before
-/// its departure.
+/// Who is told about whom (PROTOCOL.md §10.9, §10.10): the joiner gets everyone present in ROSTER messages
+/// after WELCOME, everyone else gets each tick's newcomers in one ROSTER and its departures in one DEPARTED,
+/// and an arrival is always announced before its departure.
 @Suite struct RosterTests {
     /// What each client (by peer slot) has been told, in order.
     final class Clients {
@@ -24,9 +24,11 @@ import Testing
                         known[peer.slot, default: []].append(entry.avatarId)
                         events[peer.slot, default: []].append("+\(entry.avatarId)")
                     }
-                case .avatarLeft(let left):
-                    known[peer.slot, default: []].removeAll { $0 == left.avatarId }
-                    events[peer.slot, default: []].append("-\(left.avatarId)")
+                case .departed(let entries):
+                    for left in entries {
+                        known[peer.slot, default: []].removeAll { $0 == left.avatarId }
+                        events[peer.slot, default: []].append("-\(left.avatarId)")
+                    }
                 default: break
                 }
             }
@@ -96,6 +98,28 @@ import Testing
         // The last joiner: WELCOME and one ROSTER of the 139 before it; nobody joined after it.
         #expect(clients.controlMessages[139] == 2)
         #expect(clients.known[139]?.count == 139)
+    }
+
+    /// A crowd leaving between two ticks: each client left gets one DEPARTED for all of them (not one
+    /// AVATAR_LEFT per leaver), and nobody hears of a departure of someone it was never told about.
+    @Test func aTicksDeparturesAreOneMessagePerClient() throws {
+        let shard = try Self.shard()
+        let clients = Clients()
+        for slot in 0..<100 { try Self.admit(shard, UInt16(slot), clients) }
+        shard.tick(nowMicros: 33_333, outbox: clients.outbox) { _, _ in }
+        clients.controlMessages.removeAll()
+        for id in 1...60 { shard.remove(UInt16(id), reason: .timeout, outbox: clients.outbox) }
+        // A newcomer after the departures: its roster has the 40 left, and it hears of no departure.
+        try Self.admit(shard, 100, clients)
+        shard.tick(nowMicros: 66_666, outbox: clients.outbox) { _, _ in }
+        for slot in 60..<100 {
+            #expect(clients.controlMessages[UInt16(slot)] == 2, "one ROSTER (the newcomer) and one DEPARTED")
+            #expect(clients.known[UInt16(slot)]?.count == 40)
+        }
+        #expect(clients.known[100]?.count == 40)
+        #expect(clients.events[100]?.contains { $0.hasPrefix("-") } == false)
+        let sent = Departed.messages((1...600).map { AvatarLeft(avatarId: UInt16($0), reason: .none) })
+        #expect(sent.count == 3 && sent.allSatisfy { $0.count <= 2 + 255 * 3 })
     }
 
     /// Long names and many avatars: ROSTER messages stay within one datagram.

@@ -74,9 +74,27 @@ private func decodeWhole(_ bytes: [UInt8], codec: PoseCodec) throws(WireError) -
         for t: UInt8 in [0x00, 0x05, 0x80, 0x81, 0x88, 0xFF] {
             #expect(throws: WireError.unknownMessageType(t)) { try ClientMessage.decode([t, 0, 0, 0, 0, 0, 0, 0, 0], codec: codec) }
         }
-        for t: UInt8 in [0x00, 0x01, 0x04, 0x80, 0x8A, 0xFF] {
+        for t: UInt8 in [0x00, 0x01, 0x04, 0x80, 0x8B, 0xFF] {
             #expect(throws: WireError.unknownMessageType(t)) { try ServerMessage.decode([t, 0, 0, 0, 0, 0, 0, 0, 0], codec: codec) }
         }
+    }
+
+    /// DEPARTED: a count of 0, fewer entries than counted, an unknown reason or bytes after the last.
+    @Test func malformedDepartures() {
+        let two = ServerMessage.departed([
+            AvatarLeft(avatarId: 9, reason: .timeout), AvatarLeft(avatarId: 12, reason: .none),
+        ]).encode(codec: nil)
+        #expect((try? ServerMessage.decode(two, codec: nil)) == .departed([
+            AvatarLeft(avatarId: 9, reason: .timeout), AvatarLeft(avatarId: 12, reason: .none),
+        ]))
+        #expect(throws: WireError.invalidField(field: "count", value: 0)) { try ServerMessage.decode([0x8A, 0], codec: nil) }
+        var more = two
+        more[1] = 3
+        #expect(throws: WireError.truncated) { try ServerMessage.decode(more, codec: nil) }
+        #expect(throws: WireError.trailingBytes(1)) { try ServerMessage.decode(two + [0], codec: nil) }
+        var badReason = two
+        badReason[4] = 0xEE
+        #expect(throws: WireError.invalidField(field: "reason", value: 0xEE)) { try ServerMessage.decode(badReason, codec: nil) }
     }
 
     /// ROSTER: a count of 0, fewer entries than counted, a bad entry or bytes after the last are all refused.

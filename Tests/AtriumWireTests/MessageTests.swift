@@ -64,6 +64,7 @@ import Testing
             (.snapshot(try! Snapshot(DeltaSnapshot.encode(sequence: 1, serverTimeMicros: 0, baseline: .empty, entries: [], codec: codec).bytes)), .state),
             (.avatarJoined(AvatarJoined(avatarId: 1, role: .visitor, displayName: "n")), .control),
             (.roster([AvatarJoined(avatarId: 1, role: .visitor, displayName: "n")]), .control),
+            (.departed([AvatarLeft(avatarId: 1, reason: .none)]), .control),
             (.avatarLeft(AvatarLeft(avatarId: 1, reason: .none)), .control),
             (.chat(ChatRelay(fromAvatarId: 1, text: "hi")), .control),
             (.pong(Pong(clientTimeMicros: 0, serverTimeMicros: 0)), .state),

@@ -57,6 +57,7 @@ import Testing
         ]),
         "avatar_joined": .server(.avatarJoined(AvatarJoined(avatarId: 9, role: .presenter, displayName: "Bo"))),
         "avatar_left": .server(.avatarLeft(AvatarLeft(avatarId: 9, reason: .timeout))),
+        "departed": .server(.departed([AvatarLeft(avatarId: 9, reason: .timeout), AvatarLeft(avatarId: 12, reason: .none)])),
         "roster": .server(.roster([
             AvatarJoined(avatarId: 9, role: .presenter, displayName: "Bo"),
             AvatarJoined(avatarId: 12, role: .visitor, displayName: "Zoë"),

@@ -102,7 +102,7 @@ extension SeededRNG {
     }
 
     mutating func serverMessage(codec: PoseCodec) -> ServerMessage {
-        switch int(0...8) {
+        switch int(0...9) {
         case 0:
             .welcome(Welcome(
                 version: u16(), clientId: UInt16(int(1...65535)), role: role(), tickRateHz: u16(), serverTimeMicros: u64(),
@@ -131,6 +131,8 @@ extension SeededRNG {
             .pong(Pong(clientTimeMicros: u64(), serverTimeMicros: u64()))
         case 7:
             .roster((0..<int(1...255)).map { _ in AvatarJoined(avatarId: u16(), role: role(), displayName: displayName()) })
+        case 8:
+            .departed((0..<int(1...255)).map { _ in AvatarLeft(avatarId: u16(), reason: reason()) })
         default:
             .closing(Closing(reason: reason(), detail: detail()))
         }

@@ -90,8 +90,11 @@ public enum InputRejection: String, Sendable {
     private var nextId: UInt16 = 1
     private var nextSerial: UInt64 = 0
     /// Admitted since the last announcement, in admission order: told to everyone else in one ROSTER per
-    /// client at the next tick (or before the next leave), not one AVATAR_JOINED per joiner per client.
+    /// client at the next tick, not one AVATAR_JOINED per joiner per client.
     private var pendingJoins: [Avatar] = []
+    /// Removed since the last announcement, each with the serial the next joiner would have had: told in one
+    /// DEPARTED to those admitted before (the others never heard of it).
+    private var pendingLeaves: [(left: AvatarLeft, before: UInt64)] = []
     private var spawnCursor = 0
     private var sequence: UInt32 = 0
     @_spi(Benchmarks) public internal(set) var counters = ShardCounters()
@@ -179,7 +182,7 @@ public enum InputRejection: String, Sendable {
 
     /// Tells every avatar about those admitted after it since the last announcement: one ROSTER per client
     /// (more only past 255 avatars or a datagram's size), encoded once per distinct list.
-    func announceJoins(outbox: Outbox) {
+    private func announceJoins(outbox: Outbox) {
         guard let first = pendingJoins.first?.serial else { return }
         let joins = pendingJoins
         pendingJoins.removeAll(keepingCapacity: true)
@@ -196,17 +199,38 @@ public enum InputRejection: String, Sendable {
         }
     }
 
+    /// Removes an avatar at once; the others hear of it at the next tick (`announce`).
     func remove(_ id: UInt16, reason: ReasonCode, outbox: Outbox) {
-        guard avatars[id] != nil else { return }
-        // Everyone hears of an arrival before its departure.
-        announceJoins(outbox: outbox)
-        avatars.removeValue(forKey: id)
+        guard avatars.removeValue(forKey: id) != nil else { return }
         composer.forget(id)
         voice.remove(id)
         order.removeAll { $0 == id }
-        for otherId in order {
-            guard let other = avatars[otherId] else { continue }
-            outbox.send(.avatarLeft(AvatarLeft(avatarId: id, reason: reason)), to: other.peer)
+        pendingLeaves.append((AvatarLeft(avatarId: id, reason: reason), nextSerial))
+    }
+
+    /// Arrivals, then departures, since the last announcement: every client hears of an avatar's arrival
+    /// before its departure, even when both fell between two ticks.
+    func announce(outbox: Outbox) {
+        announceJoins(outbox: outbox)
+        announceLeaves(outbox: outbox)
+    }
+
+    /// Tells every avatar about the departures of those it was told about: one DEPARTED per client (more only
+    /// past 255), encoded once for all the clients that get the same list.
+    private func announceLeaves(outbox: Outbox) {
+        guard !pendingLeaves.isEmpty else { return }
+        let leaves = pendingLeaves
+        pendingLeaves.removeAll(keepingCapacity: true)
+        var encoded: [Int: [[UInt8]]] = [:]
+        for id in order {
+            guard let avatar = avatars[id] else { continue }
+            // Leaves are in removal order, so those a client heard of are the ones removed after it arrived:
+            // a suffix of the list.
+            let start = leaves.firstIndex { avatar.serial < $0.before } ?? leaves.count
+            guard start < leaves.count else { continue }
+            let messages = encoded[start] ?? Departed.messages(leaves[start...].lazy.map(\.left))
+            encoded[start] = messages
+            for message in messages { outbox.deliver(avatar.peer, message, .control) }
         }
     }
 
@@ -251,9 +275,9 @@ public enum InputRejection: String, Sendable {
 
     /// Runs one tick. `rejected` is told about each input that was not applied as sent.
     func tick(nowMicros: UInt64, outbox: Outbox, rejected: (PeerHandle, InputRejection) -> Void) {
-        // Arrivals are announced before the tick's snapshots, so they leave in the same flush as the first
-        // snapshot that may show them.
-        announceJoins(outbox: outbox)
+        // Arrivals and departures are announced before the tick's snapshots, so they leave in the same flush
+        // as the first snapshot that may show them.
+        announce(outbox: outbox)
         ingest(rejected: rejected)
         sendSnapshots(nowMicros: nowMicros, outbox: outbox)
         // Relayed voice leaves with the same flush as state (one ENet datagram per client when it fits); the
