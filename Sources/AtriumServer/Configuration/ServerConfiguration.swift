@@ -55,8 +55,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     // Voice (issue #6; docs/PROTOCOL.md §17).
     public var voiceMaxStreams: Int = 8
     public var voiceMixCapacity: Int = 100
-    /// Voice flush points per tick: the tick and this many − 1 between ticks (PROTOCOL.md §17.3).
-    public var voiceFlushesPerTick: Int = 2
+    /// Voice flush points per tick at most: the tick and this many − 1 between ticks (PROTOCOL.md §17.3); more
+    /// than 2 only while ticks take under a quarter of the period.
+    public var voiceFlushesPerTick: Int = 3
 
     public init() {}
 
@@ -273,7 +274,7 @@ extension ServerConfiguration {
         .integer("voice_mix_capacity", \.voiceMixCapacity, range: 0...2000,
                  summary: "Most listeners the node mixes for (VOICE_SETUP mix); beyond it clients get relay mode."),
         .integer("voice_flushes_per_tick", \.voiceFlushesPerTick, range: 1...4,
-                 summary: "Voice flush points per tick: the tick's, and the rest spread evenly up to the next (1 = at ticks only)."),
+                 summary: "Voice flush points per tick at most: the tick's, and the rest spread evenly up to the next; more than 2 only while ticks take under a quarter of the period (1 = at ticks only)."),
     ]
 }
 
