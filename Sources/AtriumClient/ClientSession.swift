@@ -397,7 +397,7 @@ public struct ClientSession: Sendable {
                 switch entry {
                 case .full(let state), .update(let state):
                     // Control and state are separate streams: an entry may precede its ROSTER entry or
-                    // follow its AVATAR_LEFT; either way it is not a known avatar and is not drawn.
+                    // follow its DEPARTED entry; either way it is not a known avatar and is not drawn.
                     // Updated in place: a copy taken out of the dictionary would share its sample array, and
                     // the append would then copy the whole array for every entry of every snapshot.
                     avatars[state.id]?.update(

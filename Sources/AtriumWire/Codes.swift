@@ -109,8 +109,8 @@ public enum Role: UInt8, CaseIterable, Sendable {
     }
 }
 
-/// Why a session ended or a request was refused. One table for DENY, CLOSING, AVATAR_LEFT and ENet's
-/// 32-bit disconnect data. Unknown codes in a message are a decode error.
+/// Why a session ended or a request was refused. One table for DENY, CLOSING, DEPARTED (AVATAR_LEFT in v4) and
+/// ENet's 32-bit disconnect data. Unknown codes in a message are a decode error.
 public enum ReasonCode: UInt8, CaseIterable, Sendable, Error {
     case none = 0
     case serverClosing = 1

@@ -547,8 +547,8 @@ final class Worker {
         endSession(peer, reason: reason)
     }
 
-    /// Removes the avatar at once (others see AVATAR_LEFT) and lets ENet deliver what is queued before it
-    /// disconnects the peer.
+    /// Removes the avatar at once (the others get it in the next tick's DEPARTED) and lets ENet deliver what is
+    /// queued before it disconnects the peer.
     private func endSession(_ peer: PeerHandle, reason: ReasonCode) {
         guard var session = sessions[peer] else { return }
         if case .joined(let shardIndex, let avatarId) = session.state {
