@@ -641,22 +641,32 @@ public enum Roster {
     /// `entries` in order, as ROSTER messages of at most `maxEntries` avatars and `maxMessageBytes` bytes;
     /// none for no entries.
     public static func messages<C: Collection>(_ entries: C) -> [[UInt8]] where C.Element == AvatarJoined {
-        var messages: [[UInt8]] = []
-        var chunk: [AvatarJoined] = []
-        var bytes = 2
-        for entry in entries {
-            let size = entryBytes(entry)
-            if !chunk.isEmpty, chunk.count == maxEntries || bytes + size > maxMessageBytes {
-                messages.append(ServerMessage.roster(chunk).encode(codec: nil))
-                chunk.removeAll(keepingCapacity: true)
-                bytes = 2
-            }
-            chunk.append(entry)
-            bytes += size
+        batches(entries, maxEntries: maxEntries, maxBytes: maxMessageBytes, entryBytes: entryBytes) {
+            ServerMessage.roster($0).encode(codec: nil)
         }
-        if !chunk.isEmpty { messages.append(ServerMessage.roster(chunk).encode(codec: nil)) }
-        return messages
     }
+}
+
+/// `entries` in order, cut into batches of at most `maxEntries` that take at most `maxBytes` with a 2-byte
+/// header (a batch always holds at least one entry), each encoded by `encode`. ROSTER and DEPARTED.
+func batches<C: Collection>(
+    _ entries: C, maxEntries: Int, maxBytes: Int, entryBytes: (C.Element) -> Int, encode: ([C.Element]) -> [UInt8]
+) -> [[UInt8]] {
+    var messages: [[UInt8]] = []
+    var batch: [C.Element] = []
+    var bytes = 2
+    for entry in entries {
+        let size = entryBytes(entry)
+        if !batch.isEmpty, batch.count == maxEntries || bytes + size > maxBytes {
+            messages.append(encode(batch))
+            batch.removeAll(keepingCapacity: true)
+            bytes = 2
+        }
+        batch.append(entry)
+        bytes += size
+    }
+    if !batch.isEmpty { messages.append(encode(batch)) }
+    return messages
 }
 
 /// DEPARTED messages (PROTOCOL.md §10.10): avatars gone, up to 255 a message (3 bytes each, so always within a
@@ -667,16 +677,8 @@ public enum Departed {
 
     /// `entries` in order, as DEPARTED messages of at most `maxEntries` avatars; none for no entries.
     public static func messages<C: Collection>(_ entries: C) -> [[UInt8]] where C.Element == AvatarLeft {
-        var messages: [[UInt8]] = []
-        var chunk: [AvatarLeft] = []
-        for entry in entries {
-            if chunk.count == maxEntries {
-                messages.append(ServerMessage.departed(chunk).encode(codec: nil))
-                chunk.removeAll(keepingCapacity: true)
-            }
-            chunk.append(entry)
+        batches(entries, maxEntries: maxEntries, maxBytes: .max, entryBytes: { _ in 3 }) {
+            ServerMessage.departed($0).encode(codec: nil)
         }
-        if !chunk.isEmpty { messages.append(ServerMessage.departed(chunk).encode(codec: nil)) }
-        return messages
     }
 }

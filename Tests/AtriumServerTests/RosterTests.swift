@@ -66,7 +66,7 @@ import Testing
             if round >= 2 {
                 let leaving = [slot - 1, slot - UInt16(round * 7)]
                 for s in leaving {
-                    shard.remove(present[s]!, reason: .none, outbox: clients.outbox)
+                    shard.remove(present[s]!, reason: .none)
                     present.removeValue(forKey: s)
                 }
             }
@@ -108,7 +108,7 @@ import Testing
         for slot in 0..<100 { try Self.admit(shard, UInt16(slot), clients) }
         shard.tick(nowMicros: 33_333, outbox: clients.outbox) { _, _ in }
         clients.controlMessages.removeAll()
-        for id in 1...60 { shard.remove(UInt16(id), reason: .timeout, outbox: clients.outbox) }
+        for id in 1...60 { shard.remove(UInt16(id), reason: .timeout) }
         // A newcomer after the departures: its roster has the 40 left, and it hears of no departure.
         try Self.admit(shard, 100, clients)
         shard.tick(nowMicros: 66_666, outbox: clients.outbox) { _, _ in }

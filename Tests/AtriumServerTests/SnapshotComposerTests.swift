@@ -162,7 +162,7 @@ struct ComposerRun {
 
     mutating func remove(avatar index: Int) {
         clients[index].present = false
-        shard.remove(UInt16(index + 1), reason: .timeout, outbox: outbox)
+        shard.remove(UInt16(index + 1), reason: .timeout)
         inbox.messages.removeAll()
     }
 

@@ -269,7 +269,7 @@ import Testing
         }
         tick(shard, sent, at: 1_033_333)
         #expect(shard.voice.forwardedPairCount == 6)
-        shard.remove(avatars[0].id, reason: .none, outbox: sent.outbox)
+        shard.remove(avatars[0].id, reason: .none)
         #expect(shard.voice.forwardedPairCount == 2)
         // The others carry on without a mark.
         shard.voice.receive(Self.frame(10), from: avatars[1].id, nowMicros: 1_040_000)

@@ -318,7 +318,7 @@ final class Worker {
                 // ENet reports a time-out as a disconnect with no data; a peer silent for a while timed out.
                 let silent = now &- session.lastHeardMicros > 2_000_000
                 let reason = ReasonCode(rawValue: UInt8(clamping: data)) ?? .none
-                shards[shardIndex].remove(avatarId, reason: reason == .none && silent ? .timeout : reason, outbox: outbox)
+                shards[shardIndex].remove(avatarId, reason: reason == .none && silent ? .timeout : reason)
                 logger.info(
                     "left", metadata: ["peer": "\(session.logName)", "world": "\(shards[shardIndex].label)"])
             }
@@ -552,7 +552,7 @@ final class Worker {
     private func endSession(_ peer: PeerHandle, reason: ReasonCode) {
         guard var session = sessions[peer] else { return }
         if case .joined(let shardIndex, let avatarId) = session.state {
-            shards[shardIndex].remove(avatarId, reason: reason, outbox: outbox)
+            shards[shardIndex].remove(avatarId, reason: reason)
         }
         session.state = .closing
         sessions[peer] = session

@@ -181,26 +181,23 @@ public enum InputRejection: String, Sendable {
     }
 
     /// Tells every avatar about those admitted after it since the last announcement: one ROSTER per client
-    /// (more only past 255 avatars or a datagram's size), encoded once per distinct list.
+    /// (more only past 255 avatars or a datagram's size).
     private func announceJoins(outbox: Outbox) {
         guard let first = pendingJoins.first?.serial else { return }
         let joins = pendingJoins
         pendingJoins.removeAll(keepingCapacity: true)
-        // By where a client's list starts in `joins`: clients there before the first joiner get all of it, each
-        // joiner those admitted after it.
-        var encoded: [Int: [[UInt8]]] = [:]
-        for id in order {
-            guard let avatar = avatars[id] else { continue }
-            let start = avatar.serial < first ? 0 : joins.firstIndex { $0.serial > avatar.serial } ?? joins.count
-            guard start < joins.count else { continue }
-            let messages = encoded[start] ?? Roster.messages(joins[start...].lazy.map(\.announcement))
-            encoded[start] = messages
-            for message in messages { outbox.deliver(avatar.peer, message, .control) }
-        }
+        // Clients there before the first joiner get all of it, each joiner those admitted after it.
+        deliverSuffixes(
+            outbox: outbox,
+            start: { avatar in
+                avatar.serial < first ? 0 : joins.firstIndex { $0.serial > avatar.serial } ?? joins.count
+            },
+            count: joins.count
+        ) { Roster.messages(joins[$0...].lazy.map(\.announcement)) }
     }
 
     /// Removes an avatar at once; the others hear of it at the next tick (`announce`).
-    func remove(_ id: UInt16, reason: ReasonCode, outbox: Outbox) {
+    func remove(_ id: UInt16, reason: ReasonCode) {
         guard avatars.removeValue(forKey: id) != nil else { return }
         composer.forget(id)
         voice.remove(id)
@@ -216,21 +213,31 @@ public enum InputRejection: String, Sendable {
     }
 
     /// Tells every avatar about the departures of those it was told about: one DEPARTED per client (more only
-    /// past 255), encoded once for all the clients that get the same list.
+    /// past 255).
     private func announceLeaves(outbox: Outbox) {
         guard !pendingLeaves.isEmpty else { return }
         let leaves = pendingLeaves
         pendingLeaves.removeAll(keepingCapacity: true)
+        // Leaves are in removal order, so those a client heard of are the ones removed after it arrived: a suffix.
+        deliverSuffixes(
+            outbox: outbox, start: { avatar in leaves.firstIndex { avatar.serial < $0.before } ?? leaves.count },
+            count: leaves.count
+        ) { Departed.messages(leaves[$0...].lazy.map(\.left)) }
+    }
+
+    /// Sends every avatar the messages for its suffix (from `start(avatar)` of `count` items; nothing when
+    /// empty), encoding each distinct suffix once: most clients get the same list.
+    private func deliverSuffixes(
+        outbox: Outbox, start: (Avatar) -> Int, count: Int, messages: (Int) -> [[UInt8]]
+    ) {
         var encoded: [Int: [[UInt8]]] = [:]
         for id in order {
             guard let avatar = avatars[id] else { continue }
-            // Leaves are in removal order, so those a client heard of are the ones removed after it arrived:
-            // a suffix of the list.
-            let start = leaves.firstIndex { avatar.serial < $0.before } ?? leaves.count
-            guard start < leaves.count else { continue }
-            let messages = encoded[start] ?? Departed.messages(leaves[start...].lazy.map(\.left))
-            encoded[start] = messages
-            for message in messages { outbox.deliver(avatar.peer, message, .control) }
+            let from = start(avatar)
+            guard from < count else { continue }
+            let bytes = encoded[from] ?? messages(from)
+            encoded[from] = bytes
+            for message in bytes { outbox.deliver(avatar.peer, message, .control) }
         }
     }
 
