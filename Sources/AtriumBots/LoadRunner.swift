@@ -882,4 +882,10 @@ extension LoadReport {
     public var exitCode: Int32 {
         slo.passed && botsConnected > 0 ? 0 : 1
     }
+
+    /// A failed run worth repeating: the tool saturated, so its latency and rate figures describe a machine
+    /// that could not keep the bots' schedule (another process, a stalled VM), not the server under test.
+    public var failedWhileSaturated: Bool {
+        exitCode != 0 && botSaturated
+    }
 }

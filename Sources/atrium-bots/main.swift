@@ -74,6 +74,40 @@ struct Run: ParsableCommand {
             }
         }
 
+        signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
+        var report = try runOnce(scenario, world: world)
+        var attempt = 1
+        var earlier: [String] = []
+        while report.failedWhileSaturated && attempt <= scenario.saturationRetries
+            && !interrupted.load(ordering: .relaxed)
+        {
+            let reasons = report.botSaturationReasons.joined(separator: "; ")
+            let failed = report.slo.failures.joined(separator: "; ")
+            earlier.append("attempt \(attempt) failed while the tool was saturated (\(reasons)): \(failed)")
+            print("atrium-bots: attempt \(attempt) failed while the tool was saturated; running again (saturation_retries \(scenario.saturationRetries))")
+            attempt += 1
+            report = try runOnce(scenario, world: world)
+        }
+        report.notes = earlier + report.notes
+
+        print(summaryTable(report))
+        let jsonPath = json ?? "reports/\(scenario.name).json"
+        let htmlPath = html ?? "reports/\(scenario.name).html"
+        do {
+            try write(report.jsonData(), to: jsonPath)
+            try write(Data(htmlReport(report).utf8), to: htmlPath)
+            print("wrote \(jsonPath) and \(htmlPath)")
+        } catch {
+            printError("cannot write the report: \(error)")
+            throw ExitCode(1)
+        }
+        if let previous { print(AtriumReport.compare(current: report, previous: previous)) }
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+
+    /// One run of the scenario: its target (a fresh local node, or the remote server), the bots, the report with
+    /// its SLOs evaluated.
+    func runOnce(_ scenario: Scenario, world: WorldDefinition) throws -> LoadReport {
         // The target: a running server, or a node started here on a free loopback port.
         var node: NodeRuntime?
         var address: TransportAddress
@@ -119,7 +153,6 @@ struct Run: ParsableCommand {
             }
         }
 
-        signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
         let runner: LoadRunner
         do {
             runner = try LoadRunner(scenario: scenario, world: world, tickets: tickets, serverStats: stats) {
@@ -146,20 +179,7 @@ struct Run: ParsableCommand {
             while !node.isStopped { usleep(10_000) }
         }
         report.applySLO(scenario.slo)
-
-        print(summaryTable(report))
-        let jsonPath = json ?? "reports/\(scenario.name).json"
-        let htmlPath = html ?? "reports/\(scenario.name).html"
-        do {
-            try write(report.jsonData(), to: jsonPath)
-            try write(Data(htmlReport(report).utf8), to: htmlPath)
-            print("wrote \(jsonPath) and \(htmlPath)")
-        } catch {
-            printError("cannot write the report: \(error)")
-            throw ExitCode(1)
-        }
-        if let previous { print(AtriumReport.compare(current: report, previous: previous)) }
-        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        return report
     }
 
     func loadScenario() throws -> Scenario {

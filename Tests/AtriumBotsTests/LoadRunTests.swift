@@ -65,6 +65,14 @@ func expoWorld() throws -> WorldDefinition {
         failing.applySLO([SLOThreshold(metric: "rtt_ms.p99", max: 0.000_001)])
         #expect(!failing.slo.passed && failing.exitCode == 1)
         #expect(failing.slo.failures.first?.contains("rtt_ms.p99") == true)
+
+        // Only a failure while the tool saturated is worth another attempt.
+        #expect(!report.failedWhileSaturated && !failing.failedWhileSaturated)
+        var stalled = failing
+        stalled.botSaturated = true
+        #expect(stalled.failedWhileSaturated)
+        stalled.applySLO([])
+        #expect(!stalled.failedWhileSaturated, "a saturated run that passed stands")
     }
 
     /// Nothing listens there: the run gives up once the connect timeout has passed, not at the end.

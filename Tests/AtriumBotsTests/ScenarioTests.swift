@@ -29,6 +29,7 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         #expect(s.bots == 20 && s.durationSeconds == 20 && s.target == .local(configPath: nil))
         #expect(s.behaviours.map(\.kind) == [.wander, .visitBooths])
         #expect(s.slo.contains { $0.metric == "bots.failed" && $0.max == 0 })
+        #expect(s.saturationRetries == 1)
     }
 
     @Test func fullScenarioWithEveryKey() throws {
@@ -50,6 +51,7 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
             impairment: {loss_pct: 5, latency_ms: 50, jitter_ms: 10, duplicate_pct: 1, reorder_pct: 1}
             connect_timeout_s: 5
             measuring_bots: 10
+            saturation_retries: 2
             slo:
               rtt_ms.p99: {max: 100}
               bots.connected: {min: 40, max: 40}
@@ -58,7 +60,7 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         #expect(s.statsURL == "http://10.1.2.3:7780/v1/stats")
         #expect(s.poseRateHz == 90 && s.voiceDutyCycle == 0.2 && s.measuringBots == 10)
         #expect(s.impairment?.lossPercent == 5 && s.impairment?.jitterMs == 10 && s.impairment?.seed == 5)
-        #expect(s.slo.count == 2)
+        #expect(s.slo.count == 2 && s.saturationRetries == 2)
     }
 
     struct Bad: CustomTestStringConvertible, Sendable {
@@ -74,6 +76,7 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         Bad(label: "unknown key", text: base + "botz: 3\n", line: 5, fragment: "unknown key 'botz'"),
         Bad(label: "wrong type", text: base + "duration_s: long\n", line: 5, fragment: "expected a finite number"),
         Bad(label: "zero bots", text: "name: t\nserver: {local: true}\nworld: expo-hall\nbots: 0\n", line: 4, fragment: "out of range"),
+        Bad(label: "too many retries", text: base + "saturation_retries: 9\n", line: 5, fragment: "out of range"),
         Bad(label: "pose rate too high", text: base + "pose_rate_hz: 200\n", line: 5, fragment: "out of range"),
         Bad(label: "unknown behaviour", text: base + "behaviours:\n  dance: 1\n", line: 6, fragment: "unknown key 'behaviours.dance'"),
         Bad(label: "no behaviour weight", text: base + "behaviours:\n  wander: 0\n", line: 6, fragment: "above 0"),

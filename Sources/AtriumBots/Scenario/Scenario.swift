@@ -40,6 +40,9 @@ public struct Scenario: Sendable {
     /// A remote node's POST /v1/join URL; default: the stats URL's host with /v1/join, else port 7780 of the
     /// server's host.
     public var joinURL: String?
+    /// How many times to run again when a run failed an SLO while the tool itself saturated: such a run measured
+    /// a machine that could not keep the bots' schedule, not the server.
+    public var saturationRetries: Int
 
     /// The join endpoint of a remote target (see `joinURL`).
     public var effectiveJoinURL: String? {
@@ -69,6 +72,7 @@ public struct Scenario: Sendable {
         self.measuringBots = 200
         self.statsURL = nil
         self.joinURL = nil
+        self.saturationRetries = 0
     }
 }
 
@@ -87,6 +91,7 @@ extension Scenario {
     static let topKeys: Set<String> = [
         "name", "description", "server", "world", "world_file", "bots", "ramp_per_s", "duration_s", "seed",
         "pose_rate_hz", "behaviours", "voice", "impairment", "slo", "connect_timeout_s", "measuring_bots",
+        "saturation_retries",
     ]
 
     /// Parses and validates a scenario; every problem names file and line.
@@ -125,6 +130,7 @@ extension Scenario {
         if let v = root.optional("pose_rate_hz") { scenario.poseRateHz = try v.double(in: 1...90) }
         if let v = root.optional("connect_timeout_s") { scenario.connectTimeoutSeconds = try v.double(in: 0.5...120) }
         if let v = root.optional("measuring_bots") { scenario.measuringBots = try v.int(in: 0...20_000) }
+        if let v = root.optional("saturation_retries") { scenario.saturationRetries = try v.int(in: 0...5) }
         if let v = root.optional("behaviours") { scenario.behaviours = try parseBehaviours(v) }
         if let v = root.optional("voice") {
             let voice = try v.mapping(allowedKeys: ["duty_cycle", "mix_listeners"])
