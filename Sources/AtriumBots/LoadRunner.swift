@@ -416,13 +416,17 @@ public final class LoadRunner {
             point.serverCpuCores = sample.cpuCores
         }
         // Saturation: the send loop more than two pose periods behind, or this thread using a whole core,
-        // for three seconds in a row.
+        // for three seconds in a row; or one stall of the send loop long enough (a quarter second, at least
+        // eight pose periods) that every bot's latency figures for it are the machine's, not the server's.
         saturationSeconds.lag = sendLagMicros > 2 * period ? saturationSeconds.lag + 1 : 0
         saturationSeconds.cpu = botCPU > 0.95 ? saturationSeconds.cpu + 1 : 0
         if saturationSeconds.lag >= 3 {
             saturationReasons.insert("send loop fell more than two pose periods behind schedule for 3 s")
         }
         if saturationSeconds.cpu >= 3 { saturationReasons.insert("the bot thread used a whole core for 3 s") }
+        if sendLagMicros > max(250_000, 8 * period) {
+            saturationReasons.insert("send loop stalled for more than a quarter second (eight pose periods at least)")
+        }
         sendLagMicros = 0
         timeline.append(point)
         return point
