@@ -116,7 +116,7 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "AtriumWireTests", dependencies: ["AtriumWire"], resources: [], swiftSettings: strict),
+        .testTarget(name: "AtriumWireTests", dependencies: ["AtriumWire", "AtriumBehaviours", "AtriumWorld"], resources: [], swiftSettings: strict),
         .testTarget(name: "AtriumWorldTests", dependencies: ["AtriumWorld", "AtriumYAML", "AtriumWire"], swiftSettings: strict),
         .testTarget(name: "AtriumCryptoTests", dependencies: ["AtriumCrypto"], swiftSettings: strict),
         .testTarget(name: "AtriumTransportTests", dependencies: ["AtriumTransport"], swiftSettings: strict),
