@@ -139,6 +139,8 @@ public final class LoadRunner {
     private var fullPoseCount: UInt64 = 0
     private var deltaPoseBits: UInt64 = 0
     private var deltaPoseCount: UInt64 = 0
+    private var deltaSpanInputs: UInt64 = 0
+    private var deltaSpanCount: UInt64 = 0
     private var timeline: [TimelinePoint] = []
     private var serverSamples: [ServerSample] = []
     private var sendLagMicros: UInt64 = 0
@@ -764,6 +766,12 @@ public final class LoadRunner {
                 if let base = update.baseline[s.id] {
                     deltaPoseBits += UInt64(codec.deltaBits(from: base.pose, to: s.pose))
                     deltaPoseCount += 1
+                    // Inputs between the baseline's pose and this one (sequences wrap; both must be real).
+                    let span = Int32(bitPattern: s.lastInputSequence &- base.lastInputSequence)
+                    if base.lastInputSequence != 0, span >= 0 {
+                        deltaSpanInputs += UInt64(span)
+                        deltaSpanCount += 1
+                    }
                 }
             case .leave:
                 continue
@@ -847,6 +855,7 @@ public final class LoadRunner {
         report.snapshotGapsPerBotPerMinute = Double(snapshotGaps) / measuringBots / max(1e-6, elapsedSeconds / 60)
         if fullPoseCount > 0 { report.poseBytesAbsoluteMean = Double(fullPoseBits) / Double(fullPoseCount) / 8 }
         if deltaPoseCount > 0 { report.poseBytesDeltaMean = Double(deltaPoseBits) / Double(deltaPoseCount) / 8 }
+        if deltaSpanCount > 0 { report.poseDeltaSpanMean = Double(deltaSpanInputs) / Double(deltaSpanCount) }
 
         // Server figures: the median of its per-second p50s and the 99th percentile of its per-second p99s.
         if !serverSamples.isEmpty {

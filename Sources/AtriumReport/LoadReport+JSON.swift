@@ -89,6 +89,7 @@ extension LoadReport {
             ("pose_bytes", .object([
                 ("delta_mean", .number(poseBytesDeltaMean)),
                 ("absolute_mean", .number(poseBytesAbsoluteMean)),
+                ("delta_span_inputs_mean", .number(poseDeltaSpanMean)),
             ])),
             ("snapshots_per_s_per_bot", mean(snapshotsPerSecondPerBot)),
             ("snapshot_gaps_per_bot_per_min", .number(snapshotGapsPerBotPerMinute)),
@@ -150,6 +151,7 @@ extension LoadReport {
         r.upDatagramsPerSecondPerBot = file.up_datagrams_per_s_per_bot?.mean
         r.poseBytesDeltaMean = file.pose_bytes?.delta_mean
         r.poseBytesAbsoluteMean = file.pose_bytes?.absolute_mean
+        r.poseDeltaSpanMean = file.pose_bytes?.delta_span_inputs_mean
         r.snapshotsPerSecondPerBot = file.snapshots_per_s_per_bot?.mean
         r.snapshotGapsPerBotPerMinute = file.snapshot_gaps_per_bot_per_min
         r.serverTickMs = file.server?.tick_ms ?? Percentiles()
@@ -201,6 +203,7 @@ private struct ReportFile: Decodable {
     struct PoseBytes: Decodable {
         var delta_mean: Double?
         var absolute_mean: Double?
+        var delta_span_inputs_mean: Double?
     }
     struct Server: Decodable {
         var tick_ms: Percentiles?

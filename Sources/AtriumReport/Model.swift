@@ -167,6 +167,9 @@ public struct LoadReport: Sendable, Equatable {
     public var upDatagramsPerSecondPerBot: Double?
     public var poseBytesDeltaMean: Double?
     public var poseBytesAbsoluteMean: Double?
+    /// Mean pose periods a delta spans: the avatar's input sequence in the update minus in its baseline. Deltas
+    /// grow with it (far avatars are refreshed less often; acknowledgements take a round trip).
+    public var poseDeltaSpanMean: Double?
     public var snapshotsPerSecondPerBot: Double?
     public var snapshotGapsPerBotPerMinute: Double?
 
@@ -230,6 +233,7 @@ public struct LoadReport: Sendable, Equatable {
         self.upDatagramsPerSecondPerBot = nil
         self.poseBytesDeltaMean = nil
         self.poseBytesAbsoluteMean = nil
+        self.poseDeltaSpanMean = nil
         self.snapshotsPerSecondPerBot = nil
         self.snapshotGapsPerBotPerMinute = nil
         self.serverTickMs = Percentiles()

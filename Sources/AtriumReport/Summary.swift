@@ -93,6 +93,7 @@ extension LoadReport {
                 Row(label: "up datagrams/s", cells: [f(upDatagramsPerSecondPerBot), ""]),
                 Row(label: "pose bytes, delta", cells: [f(poseBytesDeltaMean), ""]),
                 Row(label: "pose bytes, absolute", cells: [f(poseBytesAbsoluteMean), ""]),
+                Row(label: "pose delta span, inputs", cells: [f(poseDeltaSpanMean), ""]),
             ]),
             SummarySection(title: "Delivery per bot", columns: [""], rows: [
                 Row(label: "snapshots/s", cells: [f(snapshotsPerSecondPerBot)]),

@@ -56,6 +56,7 @@ func expoWorld() throws -> WorldDefinition {
         #expect(report.poseLatencyMs.p50 != nil, "measuring bots saw others' inputs advance")
         #expect((report.downKbpsPerBot.mean ?? 0) > 0 && (report.upKbpsPerBot.mean ?? 0) > 0)
         #expect((report.poseBytesAbsoluteMean ?? 0) > 10)
+        #expect((report.poseDeltaSpanMean ?? 0) >= 1, "a delta spans at least one input")
         #expect(report.serverTickMs.p99 != nil && report.serverCpuCores != nil)
         #expect(report.timeline.count >= 3)
         #expect(report.slo.passed && report.exitCode == 0, "\(report.slo.failures)")

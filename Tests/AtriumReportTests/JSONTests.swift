@@ -11,6 +11,7 @@ import Testing
         "voice_latency_ms.p50", "voice_latency_ms.p99", "voice_latency_ms.max",
         "down_kbps_per_bot.mean", "down_kbps_per_bot.p99", "up_kbps_per_bot.mean", "up_kbps_per_bot.p99",
         "down_datagrams_per_s_per_bot.mean", "pose_bytes.delta_mean", "pose_bytes.absolute_mean",
+        "pose_bytes.delta_span_inputs_mean",
         "snapshots_per_s_per_bot.mean", "server.tick_ms.p50", "server.tick_ms.p99", "server.cpu_cores",
         "server.datagrams_in_per_s", "server.datagrams_out_per_s", "bot_saturated", "slo.passed", "slo.failures",
         "started_at", "seed", "server_address", "world", "bots.failure_reasons",
