@@ -2,11 +2,16 @@
 // the worker receives ~40,000 datagrams/s and sends ~60,000, and about half its time is per-datagram work).
 //
 //   Datagram POSE open+decode         a client's sealed POSE (channel 1) opened with the session's SessionOpener
-//                                     from a borrowed buffer, then ClientMessage.decode: the server's per-POSE
-//                                     work once ENet has the packet
+//                                     from a borrowed buffer into a new array, then ClientMessage.decode
+//   Datagram POSE open into reused array+decode
+//                                     the same opened into one array reused for every datagram, as Worker does
 //   Datagram POSE receive loopback    the same through a TransportHost on loopback: the server's event for each
 //                                     ENet packet (recvmsg, ENet's parsing and queueing, the event), opened and
-//                                     decoded as Worker does; the client's sealing and sending are not timed
+//                                     decoded as Worker does (from the lent packet into a reused array); the
+//                                     client's sealing and sending are not timed
+//   Datagram POSE receive loopback, copied event
+//                                     the same with the packet copied into the event and opened into a new array
+//                                     (what Worker did before the lent events)
 //   Datagram SNAPSHOT seal 900 bytes  SessionSealer.seal of a 900-byte message straight into a send buffer, as
 //                                     Worker.deliver seals into ENet's packet
 //
@@ -52,14 +57,31 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
     }
 
+    Benchmark("Datagram POSE open into reused array+decode") { benchmark in
+        var opener = fixture.opener()
+        var plaintext: [UInt8] = []
+        benchmark.startMeasurement()
+        let cpu = ThreadCPUClock()
+        for i in benchmark.scaledIterations {
+            fixture.sealed[i].withUnsafeBytes { datagram in
+                try! opener.open(datagram, channel: Channel.state.rawValue, into: &plaintext)
+                blackHole(try! ClientMessage.decode(plaintext, codec: codec))
+            }
+        }
+        benchmark.measurement(threadCPU, cpu.elapsed())
+        benchmark.stopMeasurement()
+    }
+
     let loopback = LoopbackBox()
-    Benchmark("Datagram POSE receive loopback") { benchmark in
-        let cpu = loopback.link.receive(fixture, codec: codec, batches: 10)
-        benchmark.measurement(threadCPU, cpu)
-    } setup: {
-        loopback.link = PoseLink(fixture)
-    } teardown: {
-        loopback.link = nil
+    for (name, lent) in [("Datagram POSE receive loopback", true), ("Datagram POSE receive loopback, copied event", false)] {
+        Benchmark(name) { benchmark in
+            let cpu = loopback.link.receive(fixture, codec: codec, batches: 10, lent: lent)
+            benchmark.measurement(threadCPU, cpu)
+        } setup: {
+            loopback.link = PoseLink(fixture)
+        } teardown: {
+            loopback.link = nil
+        }
     }
 
     Benchmark("Datagram SNAPSHOT seal 900 bytes") { benchmark in
@@ -116,6 +138,7 @@ final class PoseLink {
     let clientPeer: PeerHandle
     var sealer: SessionSealer
     var opener: SessionOpener
+    var plaintext: [UInt8] = []
 
     init(_ fixture: PoseDatagrams) {
         server = try! TransportHost(
@@ -139,9 +162,9 @@ final class PoseLink {
     }
 
     /// Sends the fixture's messages as `batches` rounds (one UDP datagram per POSE, as a client sends them) and
-    /// times only the server's side: every event handled as Worker handles it. Returns the thread CPU time
-    /// scaled to 1000 datagrams.
-    func receive(_ fixture: PoseDatagrams, codec: PoseCodec, batches: Int) -> Int {
+    /// times only the server's side: every event handled as Worker handles it (`lent`), or as it did before
+    /// with a copied event and a new plaintext array. Returns the thread CPU time scaled to 1000 datagrams.
+    func receive(_ fixture: PoseDatagrams, codec: PoseCodec, batches: Int, lent: Bool) -> Int {
         var cpuTime = 0
         var received = 0
         let perBatch = fixture.messages.count / batches
@@ -161,8 +184,14 @@ final class PoseLink {
             var got = 0
             let deadline = MonotonicClock.nowMicros() + 1_000_000
             while got < perBatch, MonotonicClock.nowMicros() < deadline {
-                guard let event = server.poll() else { continue }
-                if case .received(_, let channel, let payload) = event {
+                if lent {
+                    server.poll { event in
+                        guard case .received(_, let channel, let datagram) = event else { return }
+                        try! opener.open(datagram, channel: channel, into: &plaintext)
+                        blackHole(try! ClientMessage.decode(plaintext, codec: codec))
+                        got += 1
+                    }
+                } else if case .received(_, let channel, let payload)? = server.poll() {
                     blackHole(try! ClientMessage.decode(opener.open(payload, channel: channel), codec: codec))
                     got += 1
                 }
