@@ -20,7 +20,7 @@ public struct SessionOpener {
         /// Replay windows indexed by channel, for channels 0 ..< windowCount: grown only by an authenticated
         /// datagram on a higher channel (so at most 256, and only the key holder can grow them; Atrium uses 3,
         /// 168 bytes). A buffer owned here rather than an array of (channel, window) pairs: opening is per
-        /// datagram, and the array cost a search, a uniqueness check and another heap object every time.
+        /// datagram, and the array cost a search and a uniqueness check every time.
         private(set) var windows: UnsafeMutablePointer<ReplayWindow>
         private(set) var windowCount = 0
 
