@@ -94,5 +94,19 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "Datagram",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "AtriumSecurity", package: "Atrium"),
+                .product(name: "AtriumTransport", package: "Atrium"),
+                .product(name: "AtriumWire", package: "Atrium"),
+                .product(name: "AtriumWorld", package: "Atrium"),
+            ],
+            path: "Benchmarks/Datagram",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -85,21 +85,25 @@ public final class AtriumConnection {
     public func pump(timeoutMilliseconds: UInt32 = 0) -> [ClientEvent] {
         var events: [ClientEvent] = []
         var wait = timeoutMilliseconds
-        while let event = host.service(timeoutMilliseconds: wait) {
-            wait = 0
-            switch event {
-            case .connected:
-                isConnected = true
-            case .disconnected(_, let data):
-                isConnected = false
-                disconnectReason = ReasonCode(rawValue: UInt8(clamping: data)) ?? ReasonCode.none
-            case .received(_, let channelNumber, let packet):
-                // Everything from the server is sealed; what does not open is dropped.
-                guard let payload = channel?.open(packet, channel: channelNumber) else { continue }
-                events.append(session.receive(payload, nowMicros: MonotonicClock.nowMicros()))
-            }
-        }
+        while host.service(timeoutMilliseconds: wait, { handle($0, into: &events) }) { wait = 0 }
         return events
+    }
+
+    /// Every received message is opened into this one array (its capacity reused), straight from ENet's packet.
+    private var plaintext: [UInt8] = []
+
+    private func handle(_ event: LentTransportEvent, into events: inout [ClientEvent]) {
+        switch event {
+        case .connected:
+            isConnected = true
+        case .disconnected(_, let data):
+            isConnected = false
+            disconnectReason = ReasonCode(rawValue: UInt8(clamping: data)) ?? ReasonCode.none
+        case .received(_, let channelNumber, let datagram):
+            // Everything from the server is sealed; what does not open is dropped.
+            guard channel?.open(datagram, channel: channelNumber, into: &plaintext) == true else { return }
+            events.append(session.receive(plaintext, nowMicros: MonotonicClock.nowMicros()))
+        }
     }
 
     /// Seals `bytes` and sends them on `channel`.

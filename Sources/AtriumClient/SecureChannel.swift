@@ -52,4 +52,16 @@ public struct SecureChannel {
             return nil
         }
     }
+
+    /// The same from a borrowed datagram (e.g. the transport's lent packet), into `plaintext` (its contents
+    /// replaced, its capacity reused; left empty when the datagram does not open): false, counted, when it does not.
+    public mutating func open(_ datagram: UnsafeRawBufferPointer, channel: UInt8, into plaintext: inout [UInt8]) -> Bool {
+        do {
+            try opener.open(datagram, channel: channel, into: &plaintext)
+            return true
+        } catch {
+            rejected += 1
+            return false
+        }
+    }
 }

@@ -12,16 +12,12 @@ public struct SessionSealer {
         let context: ChaChaPolyContext
         var next: UInt64
         var exhausted = false
-        /// Label ‖ seq: bytes 4..<12 rewritten per datagram (no allocation).
-        var nonce: [UInt8]
-        /// version ‖ direction ‖ channel: byte 2 rewritten per datagram.
-        var aad: [UInt8]
+        let framing: SessionEnvelope.Framing
 
         init(context: ChaChaPolyContext, direction: SessionDirection, next: UInt64) {
             self.context = context
             self.next = next
-            nonce = SessionEnvelope.nonce(direction: direction, sequence: 0)
-            aad = SessionEnvelope.aad(direction: direction, channel: 0)
+            framing = SessionEnvelope.Framing(direction)
         }
     }
 
@@ -67,17 +63,13 @@ public struct SessionSealer {
         precondition(datagram.count == SessionEnvelope.overhead + plaintext.count, "SessionSealer.seal: wrong datagram size")
         let state = self.state
         let sequence = state.next
-        state.nonce.withUnsafeMutableBytes { $0.storeBytes(of: sequence.littleEndian, toByteOffset: 4, as: UInt64.self) }
-        state.aad[2] = channel
         datagram.storeBytes(of: sequence.littleEndian, as: UInt64.self)
-        // Pointers are valid only inside these closures; OpenSSL writes ciphertext ‖ tag after the 8 sequence bytes.
-        let failure = state.nonce.withUnsafeBytes { nonce in
-            state.aad.withUnsafeBytes { aad in
-                capture { () throws(CryptoError) in
-                    try state.context.seal(
-                        nonce: nonce, aad: aad, plaintext: plaintext,
-                        into: UnsafeMutableRawBufferPointer(rebasing: datagram[SessionEnvelope.sequenceByteCount...]))
-                }
+        // Pointers are valid only inside the closure; OpenSSL writes ciphertext ‖ tag after the 8 sequence bytes.
+        let failure = state.framing.withNonceAndAAD(sequence: sequence, channel: channel) { nonce, aad in
+            capture { () throws(CryptoError) in
+                try state.context.seal(
+                    nonce: nonce, aad: aad, plaintext: plaintext,
+                    into: UnsafeMutableRawBufferPointer(rebasing: datagram[SessionEnvelope.sequenceByteCount...]))
             }
         }
         if let failure { throw .cryptoFailure(failure) }

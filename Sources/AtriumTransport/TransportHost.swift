@@ -329,9 +329,28 @@ public final class TransportHost {
     /// Equivalent to `service(timeoutMilliseconds: 0)`.
     public func poll() -> TransportEvent? { service(timeoutMilliseconds: 0) }
 
+    /// Equivalent to `service(timeoutMilliseconds: 0, handle)`.
+    @discardableResult
+    public func poll(_ handle: (LentTransportEvent) -> Void) -> Bool { service(timeoutMilliseconds: 0, handle) }
+
     /// Sends queued packets, receives datagrams and returns at most one event,
-    /// or nil once `timeoutMilliseconds` has passed without one.
+    /// or nil once `timeoutMilliseconds` has passed without one. A received packet's bytes are copied
+    /// into the event; ``service(timeoutMilliseconds:_:)`` lends them instead.
     public func service(timeoutMilliseconds: UInt32) -> TransportEvent? {
+        var copied: TransportEvent?
+        service(timeoutMilliseconds: timeoutMilliseconds) { copied = TransportEvent($0) }
+        return copied
+    }
+
+    /// Sends queued packets, receives datagrams and hands at most one event to `handle`; returns whether
+    /// it did, false once `timeoutMilliseconds` has passed without one.
+    ///
+    /// A `.received` event lends the ENet packet's own bytes, valid only until `handle` returns: the packet is
+    /// destroyed right after. That saves the copy into an array per datagram (a malloc, a memmove and a free
+    /// at tens of thousands of datagrams a second) for a receiver that opens or decodes the bytes in place.
+    /// `handle` may call this host (send, disconnect), but not `service` or `poll`.
+    @discardableResult
+    public func service(timeoutMilliseconds: UInt32, _ handle: (LentTransportEvent) -> Void) -> Bool {
         let start = monotonicNanoseconds()
         let deadline = start &+ UInt64(timeoutMilliseconds) &* 1_000_000
         // Bounded: each pass either returns, or ends when the deadline passes; a pass that
@@ -345,7 +364,7 @@ public final class TransportHost {
             var queued = ENetEvent()
             // C call: our own host; `queued` is a valid out-parameter; only pops ENet's dispatch queue.
             while enet_host_check_events(host, &queued) > 0 {
-                if let translated = translate(queued) { return translated }
+                if dispatch(queued, to: handle) { return true }
             }
             let now = monotonicNanoseconds()
             var waitNanoseconds = deadline > now ? deadline - now : 0
@@ -363,10 +382,10 @@ public final class TransportHost {
             var event = ENetEvent()
             let rc = serviceOnce(&event, timeout: waitMilliseconds)
             if rc > 0 {
-                if let translated = translate(event) { return translated }
+                if dispatch(event, to: handle) { return true }
                 continue  // event for a peer we never reported: skip without consuming time
             }
-            if monotonicNanoseconds() >= deadline { return nil }
+            if monotonicNanoseconds() >= deadline { return false }
             if rc < 0, passes > 1 {
                 // ENet reports socket errors (and, in some versions, "more than 256 datagrams
                 // pending") as -1. Back off briefly rather than spin until the deadline.
@@ -394,12 +413,14 @@ public final class TransportHost {
         return enet_host_service(host, &event, timeout)
     }
 
-    private func translate(_ event: ENetEvent) -> TransportEvent? {
-        // After enet_host_service returns > 0, event.peer points into host->peers and a
-        // RECEIVE event's packet belongs to us.
+    /// Hands `event` to `handle` unless it concerns a peer we never reported; returns whether it did.
+    private func dispatch(_ event: ENetEvent, to handle: (LentTransportEvent) -> Void) -> Bool {
+        // After enet_host_service or enet_host_check_events returns > 0, event.peer points into host->peers and
+        // a RECEIVE event's packet belongs to us: every path below destroys it exactly once.
         guard let peer = event.peer else {
+            // C call: a packet of ours, not referenced anywhere else.
             if let packet = event.packet { enet_packet_destroy(packet) }
-            return nil
+            return false
         }
         let slotIndex = slot(of: peer)
         let index = Int(slotIndex)
@@ -407,22 +428,27 @@ public final class TransportHost {
         case ENET_EVENT_TYPE_CONNECT:
             let id = peer.pointee.connectID
             connectIDs[index] = id
-            return .connected(PeerHandle(slot: slotIndex, connectID: id), data: event.data)
+            handle(.connected(PeerHandle(slot: slotIndex, connectID: id), data: event.data))
+            return true
         case ENET_EVENT_TYPE_DISCONNECT:
             // ENet has already reset the peer (its connectID is gone); use the one we recorded.
-            guard let id = connectIDs[index] else { return nil }
+            guard let id = connectIDs[index] else { return false }
             connectIDs[index] = nil
-            return .disconnected(PeerHandle(slot: slotIndex, connectID: id), data: event.data)
+            handle(.disconnected(PeerHandle(slot: slotIndex, connectID: id), data: event.data))
+            return true
         case ENET_EVENT_TYPE_RECEIVE:
-            guard let packet = event.packet else { return nil }
-            // The packet is ours after a RECEIVE event: copy its `dataLength` bytes
-            // (data may be NULL only when the length is 0), then free it exactly once.
-            let payload = Array(UnsafeBufferPointer(start: packet.pointee.data, count: packet.pointee.dataLength))
-            enet_packet_destroy(packet)
-            guard let id = connectIDs[index] else { return nil }
-            return .received(PeerHandle(slot: slotIndex, connectID: id), channel: event.channelID, payload: payload)
+            guard let packet = event.packet else { return false }
+            // C call: the packet is ours and sits in no ENet queue any more, so nothing `handle` does to the
+            // host (sending, even resetting this peer) frees it; it is destroyed here, once, after `handle`.
+            defer { enet_packet_destroy(packet) }
+            guard let id = connectIDs[index] else { return false }
+            // `dataLength` bytes at `data` (NULL only when the length is 0, which gives an empty buffer), alive
+            // until the deferred destroy: lent to `handle` for its call only.
+            let datagram = UnsafeRawBufferPointer(start: packet.pointee.data, count: packet.pointee.dataLength)
+            handle(.received(PeerHandle(slot: slotIndex, connectID: id), channel: event.channelID, datagram: datagram))
+            return true
         default:
-            return nil
+            return false
         }
     }
 

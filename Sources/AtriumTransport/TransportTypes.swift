@@ -33,6 +33,24 @@ public enum TransportEvent: Sendable {
     case connected(PeerHandle, data: UInt32)
     case disconnected(PeerHandle, data: UInt32)
     case received(PeerHandle, channel: UInt8, payload: [UInt8])
+
+    /// The event with a received datagram's bytes copied out of the lender's buffer.
+    public init(_ lent: LentTransportEvent) {
+        switch lent {
+        case .connected(let peer, let data): self = .connected(peer, data: data)
+        case .disconnected(let peer, let data): self = .disconnected(peer, data: data)
+        case .received(let peer, let channel, let datagram): self = .received(peer, channel: channel, payload: Array(datagram))
+        }
+    }
+}
+
+/// An event as ``TransportHost/service(timeoutMilliseconds:_:)`` hands it over: a received datagram is the ENet
+/// packet's own buffer, valid only during that call (keep no pointer into it; copy what must outlive it).
+/// Not `Sendable`, for the same reason.
+public enum LentTransportEvent {
+    case connected(PeerHandle, data: UInt32)
+    case disconnected(PeerHandle, data: UInt32)
+    case received(PeerHandle, channel: UInt8, datagram: UnsafeRawBufferPointer)
 }
 
 public struct TransportError: Error, Sendable, CustomStringConvertible {

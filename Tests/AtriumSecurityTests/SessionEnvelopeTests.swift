@@ -39,6 +39,57 @@ import Testing
         #expect(sealer.nextSequence == 3)
     }
 
+    /// Opening into a caller's array (the server and the client reuse one for every datagram) gives what the
+    /// array form gives, whatever the array held before; a refused datagram — forged, truncated, on the wrong
+    /// channel, replayed — leaves the array empty (nothing unauthenticated is handed out) and moves no window.
+    @Test func openingIntoAReusedArray() throws {
+        var (sealer, opener) = try Self.pair()
+        var plaintext = [UInt8](repeating: 0xEE, count: 300)
+        for payload in [Array(0..<200), [7], [], Array(0..<40)] as [[UInt8]] {
+            let datagram = try sealer.seal(payload, channel: 1)
+            try datagram.withUnsafeBytes { try opener.open($0, channel: 1, into: &plaintext) }
+            #expect(plaintext == payload)
+        }
+        let good = try sealer.seal(Array(0..<64), channel: 1)  // seq 4
+        var forged = good
+        forged[30] ^= 1
+        let refused: [([UInt8], UInt8, SessionError)] = [
+            (forged, 1, .forged), (Array(good.prefix(23)), 1, .truncated(length: 23)), ([], 1, .truncated(length: 0)),
+            (good, 2, .forged), (try sealer.seal([1], channel: 200).map { $0 ^ 0x80 }, 200, .forged),
+        ]
+        for (datagram, channel, expected) in refused {
+            plaintext = [1, 2, 3]
+            #expect(throws: expected) { try datagram.withUnsafeBytes { try opener.open($0, channel: channel, into: &plaintext) } }
+            #expect(plaintext.isEmpty)
+            #expect(opener.highestSequence == 3 && opener.highestSequence(channel: 200) == nil)
+        }
+        try good.withUnsafeBytes { try opener.open($0, channel: 1, into: &plaintext) }
+        #expect(plaintext == Array(0..<64))
+        #expect(throws: SessionError.replayed(sequence: 4)) {
+            try good.withUnsafeBytes { try opener.open($0, channel: 1, into: &plaintext) }
+        }
+        #expect(plaintext.isEmpty)
+    }
+
+    /// Windows are kept per channel number, created by the first authenticated datagram of a channel, in any
+    /// order and up to channel 255.
+    @Test func windowsForHighAndSparseChannels() throws {
+        var (sealer, opener) = try Self.pair()
+        let onHigh = try sealer.seal([1], channel: 255)  // seq 0
+        let onLow = try sealer.seal([2], channel: 0)  // seq 1
+        let onMiddle = try sealer.seal([3], channel: 7)  // seq 2
+        #expect(try opener.open(onLow, channel: 0) == [2])
+        #expect(try opener.open(onMiddle, channel: 7) == [3])
+        #expect(opener.highestSequence(channel: 255) == nil)
+        #expect(try opener.open(onHigh, channel: 255) == [1])
+        #expect(opener.highestSequence(channel: 255) == 0 && opener.highestSequence(channel: 0) == 1)
+        #expect(opener.highestSequence(channel: 7) == 2 && opener.highestSequence(channel: 6) == nil)
+        #expect(opener.highestSequence == 2)
+        #expect(throws: SessionError.replayed(sequence: 0)) { try opener.open(onHigh, channel: 255) }
+        #expect(throws: SessionError.replayed(sequence: 1)) { try opener.open(onLow, channel: 0) }
+        #expect(throws: SessionError.replayed(sequence: 2)) { try opener.open(onMiddle, channel: 7) }
+    }
+
     @Test func everySingleBitFlipIsRejectedWithoutStateChange() throws {
         var (sealer, opener) = try Self.pair()
         _ = try opener.open(try sealer.seal([1], channel: 1), channel: 1)  // seq 0

@@ -118,6 +118,34 @@ import Testing
         await node.shutdown()
     }
 
+    /// The worker opens each datagram straight from ENet's packet: empty ones, ones shorter than the envelope,
+    /// a sealed one cut short or with its tag cut off, and garbage are dropped and counted, without ending the
+    /// session or using up its sequence; the intact datagram, sent after them, is answered once.
+    @Test func truncatedEmptyAndGarbageDatagramsAreDroppedAndTheSessionGoesOn() async throws {
+        let node = try startTestNode()
+        let peer = try RawPeer(node.address, ticket: RawPeer.ticket(name: "cutter"))
+        #expect(peer.hello() != nil)
+        let ping = ClientMessage.ping(Ping(clientTimeMicros: 7777)).encode(codec: nil)
+        let sealedOrNil = peer.channel?.seal(ping, channel: .state)
+        let sealed = try #require(sealedOrNil)
+        let bad: [[UInt8]] = [
+            [], [0], Array(sealed.prefix(SessionEnvelope.overhead - 1)), Array(sealed.prefix(SessionEnvelope.overhead)),
+            Array(sealed.dropLast()), Array(sealed.dropLast(SessionEnvelope.tagByteCount)), [UInt8](repeating: 0xFF, count: 600),
+        ]
+        let before = node.statistics.unopenedPackets
+        for datagram in bad { peer.sendUnsealed(datagram, channel: .state) }
+        #expect(pump([], seconds: 2) { node.statistics.unopenedPackets >= before + UInt64(bad.count) })
+        peer.sendUnsealed(sealed, channel: .state)
+        var pongs = 0
+        let deadline = MonotonicClock.nowMicros() + 1_500_000
+        while MonotonicClock.nowMicros() < deadline {
+            if case .pong(let pong) = peer.nextMessage(seconds: 0.1), pong.clientTimeMicros == 7777 { pongs += 1 }
+        }
+        #expect(pongs == 1)
+        #expect(peer.disconnectData == nil, "the session survived \(bad.count) malformed datagrams")
+        await node.shutdown()
+    }
+
     @Test func aPoseFloodIsDroppedThenDisconnected() async throws {
         let node = try startTestNode { $0.ratePosesPerSecond = 10 }
         let flooder = try AtriumConnection()

@@ -280,6 +280,47 @@ extension LoopbackNetworkTests {
             }
         }
 
+        /// The lending service hands over ENet's packet bytes in place: the same bytes the copying service gives
+        /// (an empty packet too), every packet once, on its channel; a handler may reset the very peer whose
+        /// packet it holds (the packet is in no ENet queue by then, and is destroyed once, afterwards).
+        @Test func lentDatagramsAreThePacketsBytesAndOutliveAResetOfTheirPeer() throws {
+            let server = try makeServer()
+            let client = try makeClient()
+            let (c, s) = try establish(client, server, channels: 4)
+            let sent: [[UInt8]] = [[], [1], Array(0..<200), Array(repeating: 0xAB, count: 3000)]
+            for (i, payload) in sent.enumerated() {
+                #expect(client.send(payload, to: c, channel: UInt8(i % 3), delivery: .reliable))
+            }
+            client.flush()
+            var received: [(PeerHandle, UInt8, [UInt8])] = []
+            let deadline = nowSeconds() + 5
+            while received.count < sent.count, nowSeconds() < deadline {
+                _ = client.poll()
+                server.service(timeoutMilliseconds: 1) { event in
+                    if case .received(let peer, let channel, let datagram) = event {
+                        received.append((peer, channel, Array(datagram)))
+                    }
+                }
+            }
+            #expect(received.map(\.2) == sent)
+            #expect(received.map(\.1) == [0, 1, 2, 0])
+            #expect(received.allSatisfy { $0.0 == s })
+
+            #expect(client.send([9, 9, 9], to: c, channel: 1, delivery: .reliable))
+            client.flush()
+            var seenBeforeAndAfterReset: [UInt8]?
+            let until = nowSeconds() + 5
+            while seenBeforeAndAfterReset == nil, nowSeconds() < until {
+                server.service(timeoutMilliseconds: 1) { event in
+                    guard case .received(let peer, _, let datagram) = event else { return }
+                    server.disconnectNow(peer, data: 0)
+                    seenBeforeAndAfterReset = Array(datagram)
+                }
+            }
+            #expect(seenBeforeAndAfterReset == [9, 9, 9])
+            #expect(server.connectedPeerCount == 0)
+        }
+
         @Test func connectionToNothingTimesOutAsDisconnect() throws {
             // A port nobody listens on: bind a host, read its port, then destroy it.
             var port: UInt16 = 0

@@ -28,6 +28,9 @@ final class Worker {
     /// Drops every datagram ENet must not see (malformed, fragments that break libenet 1.3.17, CONNECTs without
     /// a valid cookie, addresses over the connect limit) before ENet allocates anything; answers cookie requests.
     private let admission: AdmissionFilter
+    /// Every received message is opened into this one array, which nothing keeps: with its capacity reused,
+    /// opening allocates nothing per datagram (tens of thousands a second).
+    private var plaintext: [UInt8] = []
     /// Packets of established sessions that did not open (forged, replayed, too old): dropped.
     private var unopenedPackets: UInt64 = 0
     /// Messages dropped by a session's rate limits.
@@ -119,10 +122,13 @@ final class Worker {
     /// without a session (no accepted token) gets nothing; its reason travels in the ENet disconnect data.
     ///
     /// Runs for every datagram (a snapshot per client per tick, and voice), so the message is sealed straight
-    /// into ENet's packet buffer (no datagram array in between), and the session is used where it lies in
-    /// `sessions`, never copied out and written back (the sealer's counter lives in shared state anyway).
+    /// into ENet's packet buffer (no datagram array in between), and the session's sealer is taken out of
+    /// `sessions` once, in place (`withSession`: the Session is not copied): copies of a sealer share its
+    /// counter and cipher context, so sealing with the copy advances the session's own.
     private func deliver(_ message: [UInt8], to peer: PeerHandle, channel: Channel) {
-        guard let index = sessions.index(forKey: peer), withSession(at: index, { $0.keys != nil }) else { return }
+        // No keys (no accepted token): nothing is sent, never anything unsealed.
+        guard let index = sessions.index(forKey: peer), var sealer = withSession(at: index, { $0.keys?.sealer })
+        else { return }
         var failed = false
         _ = message.withUnsafeBytes { plaintext in
             host.send(
@@ -130,9 +136,8 @@ final class Worker {
                 delivery: .forAtriumChannel(channel.rawValue)
             ) { datagram in
                 do {
-                    // nil (no keys): abandoned, never sent unsealed.
-                    return try sessions.values[index].keys?.sealer.seal(
-                        plaintext, channel: channel.rawValue, into: datagram) != nil
+                    try sealer.seal(plaintext, channel: channel.rawValue, into: datagram)
+                    return true
                 } catch {
                     failed = true
                     return false
@@ -208,7 +213,7 @@ final class Worker {
         let entered = MonotonicClock.nowMicros()
         if entered >= deadline {
             let limit = entered + UInt64(250_000 / max(1, tickRate))
-            while MonotonicClock.nowMicros() < limit, let event = host.poll() { handle(event) }
+            while MonotonicClock.nowMicros() < limit, host.poll({ handle($0) }) {}
             return
         }
         while true {
@@ -217,11 +222,11 @@ final class Worker {
             let remaining = deadline - current
             if remaining < 1000 {
                 // ENet waits in whole milliseconds; drain what is ready, then sleep the sub-millisecond rest.
-                while let event = host.poll() { handle(event) }
+                while host.poll({ handle($0) }) {}
                 MonotonicClock.sleep(micros: deadline - min(deadline, MonotonicClock.nowMicros()))
                 return
             }
-            if let event = host.service(timeoutMilliseconds: UInt32(remaining / 1000)) { handle(event) }
+            host.service(timeoutMilliseconds: UInt32(remaining / 1000)) { handle($0) }
         }
     }
 
@@ -303,7 +308,7 @@ final class Worker {
 
     // MARK: events
 
-    private func handle(_ event: TransportEvent) {
+    private func handle(_ event: LentTransportEvent) {
         switch event {
         case .connected(let peer, _):
             let timeout = UInt32(configuration.peerTimeoutMs)
@@ -322,21 +327,24 @@ final class Worker {
                 logger.info(
                     "left", metadata: ["peer": "\(session.logName)", "world": "\(shards[shardIndex].label)"])
             }
-        case .received(let peer, let channel, let packet):
-            // Every packet: the session is opened and updated where it lies (`withSession`), never copied.
+        case .received(let peer, let channel, let datagram):
+            // Every packet: the session is opened and updated where it lies (`withSession`), never copied, and
+            // the datagram is opened straight from ENet's packet (lent until this returns) into `plaintext`.
             guard let index = sessions.index(forKey: peer) else { return }
             let heard = now
-            let (state, opened) = withSession(at: index) { session -> (Session.State, Result<[UInt8], SessionError>?) in
+            let (state, opened) = withSession(at: index) { session -> (Session.State, Result<Void, SessionError>?) in
                 session.lastHeardMicros = heard
                 guard session.state != .awaitingToken, session.keys != nil else { return (session.state, nil) }
                 do throws(SessionError) {
-                    return (session.state, .success(try session.keys!.opener.open(packet, channel: channel)))
+                    try session.keys!.opener.open(datagram, channel: channel, into: &plaintext)
+                    return (session.state, .success(()))
                 } catch {
                     return (session.state, .failure(error))
                 }
             }
             if state == .awaitingToken {
-                admitToken(packet, on: channel, from: sessions.values[index])
+                // Once per connection: the token outlives the packet (the keyring and the log keep parts).
+                admitToken(Array(datagram), on: channel, from: sessions.values[index])
                 return
             }
             switch opened {
@@ -350,8 +358,8 @@ final class Worker {
                         "packet_rejected",
                         ["address": addressText(peer), "reason": "\(error)"])
                 }
-            case .success(let payload):
-                receive(payload, from: peer, state: state)
+            case .success:
+                receive(plaintext, from: peer, state: state)
             }
         }
     }
