@@ -321,10 +321,7 @@ public final class LoadRunner {
             for host in hosts { host.flush() }
             var handled = 0
             for (hostIndex, host) in hosts.enumerated() {
-                while let event = host.poll() {
-                    handle(event, host: hostIndex)
-                    handled += 1
-                }
+                while host.poll({ handle($0, host: hostIndex) }) { handled += 1 }
             }
             let after = MonotonicClock.nowMicros()
             if after >= nextPlayout {
@@ -665,7 +662,11 @@ public final class LoadRunner {
         notes.append(text)
     }
 
-    private func handle(_ event: TransportEvent, host: Int) {
+    /// Every bot's received messages are opened into this one array (its capacity reused), straight from ENet's
+    /// packet: the tool receives tens of thousands of datagrams a second.
+    private var plaintext: [UInt8] = []
+
+    private func handle(_ event: LentTransportEvent, host: Int) {
         switch event {
         case .connected(let peer, _):
             guard let index = botByPeer[host][peer], let token = bots[index].channel?.tokenPacket else { return }
@@ -683,11 +684,11 @@ public final class LoadRunner {
             // ENet reports its own time-outs as a disconnect with data 0; the server always sends a reason.
             let reason = ReasonCode(disconnectData: data) ?? ReasonCode.none
             fail(index, reason == .none ? "connection lost (ENet time-out)" : "disconnected by server: \(reason.name)")
-        case .received(let peer, let channel, let packet):
+        case .received(let peer, let channel, let datagram):
             guard let index = botByPeer[host][peer] else { return }
-            bots[index].bytesDown += UInt64(packet.count)
-            guard let payload = bots[index].channel?.open(packet, channel: channel) else { return }
-            receive(payload, by: index)
+            bots[index].bytesDown += UInt64(datagram.count)
+            guard bots[index].channel?.open(datagram, channel: channel, into: &plaintext) == true else { return }
+            receive(plaintext, by: index)
         }
     }
 
