@@ -26,11 +26,16 @@ public struct ServerSample: Sendable, Equatable {
     public var voiceAddedMs: Percentiles?
     /// The same since the node started, as bucket counts (exact over any window); nil when not reported.
     public var voiceAddedSinceStart: LatencyBuckets?
+    /// Totals since the node started: datagrams the kernel dropped at its socket (buffer full), and voice frames
+    /// dropped from speakers' queues that outgrew 120 ms (the worker fell behind). nil when not reported.
+    public var socketDrops: UInt64?
+    public var voiceFramesOverflowed: UInt64?
 
     public init(
         tickMillisP50: Double, tickMillisP99: Double, cpuCores: Double, datagramsInPerSecond: Double,
         datagramsOutPerSecond: Double, tickOverruns: UInt64, voiceCpuCores: Double? = nil,
-        voiceAddedMs: Percentiles? = nil, voiceAddedSinceStart: LatencyBuckets? = nil
+        voiceAddedMs: Percentiles? = nil, voiceAddedSinceStart: LatencyBuckets? = nil, socketDrops: UInt64? = nil,
+        voiceFramesOverflowed: UInt64? = nil
     ) {
         self.tickMillisP50 = tickMillisP50
         self.tickMillisP99 = tickMillisP99
@@ -41,6 +46,8 @@ public struct ServerSample: Sendable, Equatable {
         self.voiceCpuCores = voiceCpuCores
         self.voiceAddedMs = voiceAddedMs
         self.voiceAddedSinceStart = voiceAddedSinceStart
+        self.socketDrops = socketDrops
+        self.voiceFramesOverflowed = voiceFramesOverflowed
     }
 }
 
@@ -871,6 +878,13 @@ public final class LoadRunner {
             report.serverDatagramsOutPerSecond = mean(steady.map(\.datagramsOutPerSecond))
             if let first = serverSamples.first, let last = serverSamples.last {
                 report.serverTickOverruns = Double(last.tickOverruns - min(last.tickOverruns, first.tickOverruns))
+                // Totals since the node started: what grew over the run.
+                func grown(_ total: KeyPath<ServerSample, UInt64?>) -> Double? {
+                    guard let a = first[keyPath: total], let b = last[keyPath: total] else { return nil }
+                    return Double(b - min(a, b))
+                }
+                report.serverSocketDrops = grown(\.socketDrops)
+                report.serverVoiceFramesOverflowed = grown(\.voiceFramesOverflowed)
             }
         } else {
             notes.append("no server statistics source: server figures not measured")

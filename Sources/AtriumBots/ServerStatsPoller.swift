@@ -45,6 +45,11 @@ public final class ServerStatsPoller: Sendable {
         var datagrams_in_per_s: Double
         var datagrams_out_per_s: Double
         var tick_overruns: UInt64
+        struct Counters: Decodable {
+            var socket_drops: UInt64?
+            var voice_frames_overflowed: UInt64?
+        }
+        var counters: Counters?
         /// Nodes before voice routing do not report it.
         var voice_cpu_cores: Double?
         /// Absent when the node relayed no voice in its last interval (or predates flush points).
@@ -80,6 +85,6 @@ public final class ServerStatsPoller: Sendable {
             voiceAddedMs: doc.voice_added_ms.map { Percentiles(p50: $0.p50, p99: $0.p99, max: $0.max) },
             voiceAddedSinceStart: doc.voice_added_since_start.map {
                 LatencyBuckets(bucketMicros: max(1, $0.bucket_us), counts: $0.counts)
-            })
+            }, socketDrops: doc.counters?.socket_drops, voiceFramesOverflowed: doc.counters?.voice_frames_overflowed)
     }
 }

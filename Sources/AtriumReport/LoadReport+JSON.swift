@@ -101,6 +101,8 @@ extension LoadReport {
                 ("datagrams_in_per_s", .number(serverDatagramsInPerSecond)),
                 ("datagrams_out_per_s", .number(serverDatagramsOutPerSecond)),
                 ("tick_overruns", .number(serverTickOverruns)),
+                ("socket_drops", .number(serverSocketDrops)),
+                ("voice_frames_overflowed", .number(serverVoiceFramesOverflowed)),
             ])),
             ("bot", .object([
                 ("cpu_cores", .number(botCpuCores)),
@@ -161,6 +163,8 @@ extension LoadReport {
         r.serverDatagramsInPerSecond = file.server?.datagrams_in_per_s
         r.serverDatagramsOutPerSecond = file.server?.datagrams_out_per_s
         r.serverTickOverruns = file.server?.tick_overruns
+        r.serverSocketDrops = file.server?.socket_drops
+        r.serverVoiceFramesOverflowed = file.server?.voice_frames_overflowed
         r.botSaturated = file.bot_saturated
         r.botSaturationReasons = file.bot?.saturation_reasons ?? []
         r.botCpuCores = file.bot?.cpu_cores
@@ -213,6 +217,8 @@ private struct ReportFile: Decodable {
         var datagrams_in_per_s: Double?
         var datagrams_out_per_s: Double?
         var tick_overruns: Double?
+        var socket_drops: Double?
+        var voice_frames_overflowed: Double?
     }
     struct Bot: Decodable {
         var cpu_cores: Double?

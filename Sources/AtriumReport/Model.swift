@@ -183,6 +183,10 @@ public struct LoadReport: Sendable, Equatable {
     public var serverDatagramsInPerSecond: Double?
     public var serverDatagramsOutPerSecond: Double?
     public var serverTickOverruns: Double?
+    /// Datagrams the kernel dropped at the node's socket during the run (its receive buffer was full).
+    public var serverSocketDrops: Double?
+    /// Voice frames the node dropped from speakers' queues over 120 ms during the run.
+    public var serverVoiceFramesOverflowed: Double?
 
     // The tool itself
     public var botSaturated: Bool
@@ -243,6 +247,8 @@ public struct LoadReport: Sendable, Equatable {
         self.serverDatagramsInPerSecond = nil
         self.serverDatagramsOutPerSecond = nil
         self.serverTickOverruns = nil
+        self.serverSocketDrops = nil
+        self.serverVoiceFramesOverflowed = nil
         self.botSaturated = false
         self.botSaturationReasons = []
         self.botCpuCores = nil

@@ -62,6 +62,8 @@ extension LoadReport {
         if serverTickMs.max.finiteOrNil != nil { server.append(Row(label: "tick max ms", cells: [f(serverTickMs.max)])) }
         server += [
             Row(label: "tick overruns", cells: [Fmt.count(serverTickOverruns)]),
+            Row(label: "socket drops", cells: [Fmt.count(serverSocketDrops)]),
+            Row(label: "voice frames overflowed", cells: [Fmt.count(serverVoiceFramesOverflowed)]),
             Row(label: "CPU cores", cells: [f(serverCpuCores)]),
             Row(label: "voice CPU cores", cells: [f(serverVoiceCpuCores)]),
             Row(label: "voice added p50 ms", cells: [f(serverVoiceAddedMs.p50)]),

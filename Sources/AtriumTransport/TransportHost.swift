@@ -102,6 +102,25 @@ public final class TransportHost {
         return (read(SO_RCVBUF), read(SO_SNDBUF))
     }
 
+    /// Datagrams the kernel dropped at this host's socket since it was opened, because its receive buffer was
+    /// full (the host was not read fast enough): input lost before ENet or the server could see it. nil where the
+    /// kernel does not say (only Linux does, through SO_MEMINFO).
+    public var socketDrops: UInt64? {
+        #if os(Linux)
+        // SO_MEMINFO (Linux ≥ 3.17, <asm-generic/socket.h>) fills SK_MEMINFO_VARS u32s (<linux/sock_diag.h>),
+        // the 9th being SK_MEMINFO_DROPS; neither header is visible to Swift through Glibc.
+        let soMeminfo: Int32 = 55, dropsIndex = 8, count = 9
+        var info = [UInt32](repeating: 0, count: count)
+        var size = socklen_t(count * MemoryLayout<UInt32>.size)
+        // C call: getsockopt on our own socket into a local array of `size` bytes; the kernel writes at most that.
+        let rc = info.withUnsafeMutableBytes { getsockopt(host.pointee.socket, SOL_SOCKET, soMeminfo, $0.baseAddress, &size) }
+        guard rc == 0, Int(size) > dropsIndex * MemoryLayout<UInt32>.size else { return nil }
+        return UInt64(info[dropsIndex])
+        #else
+        return nil
+        #endif
+    }
+
     deinit {
         // Clear the intercept first so nothing can call back into the context being released
         // (host is still live here; see the `host` property).

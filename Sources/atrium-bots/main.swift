@@ -149,7 +149,8 @@ struct Run: ParsableCommand {
                     tickOverruns: s.tickOverruns, voiceCpuCores: s.voiceCpuCores,
                     voiceAddedMs: s.voiceAddedMillis.map { Percentiles(p50: $0.p50, p99: $0.p99, max: $0.max) },
                     voiceAddedSinceStart: s.voiceAddedCounts.isEmpty
-                        ? nil : LatencyBuckets(bucketMicros: NodeStatistics.voiceAddedBucketMicros, counts: s.voiceAddedCounts))
+                        ? nil : LatencyBuckets(bucketMicros: NodeStatistics.voiceAddedBucketMicros, counts: s.voiceAddedCounts),
+                    socketDrops: s.socketDrops, voiceFramesOverflowed: s.voice.framesOverflowed)
             }
         }
 

@@ -244,6 +244,10 @@ import Testing
         let buckets = old.dropLast() + #","voice_added_since_start":{"bucket_us":250,"counts":[0,3,1]}}"#
         #expect(ServerStatsPoller.sample(from: Data(buckets.utf8))?.voiceAddedSinceStart == LatencyBuckets(bucketMicros: 250, counts: [0, 3, 1]))
         #expect(ServerStatsPoller.sample(from: Data("{}".utf8)) == nil)
+        #expect(ServerStatsPoller.sample(from: Data(old.utf8))?.socketDrops == nil)
+        let counters = old.dropLast() + #","counters":{"socket_drops":12,"voice_frames_overflowed":3,"inputs_applied":9}}"#
+        let withCounters = ServerStatsPoller.sample(from: Data(counters.utf8))
+        #expect(withCounters?.socketDrops == 12 && withCounters?.voiceFramesOverflowed == 3)
     }
 }
 

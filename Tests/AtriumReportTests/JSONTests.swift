@@ -17,7 +17,7 @@ import Testing
         "started_at", "seed", "server_address", "world", "bots.failure_reasons",
         "connect_ms.p50", "connect_ms.p99", "connect_ms.max", "voice_loss_pct", "voice_streams_per_listener.max",
         "server.voice_cpu_cores", "server.voice_added_ms.p50", "server.voice_added_ms.p99", "server.voice_added_ms.max",
-        "server.tick_overruns", "up_datagrams_per_s_per_bot.mean",
+        "server.tick_overruns", "server.socket_drops", "server.voice_frames_overflowed", "up_datagrams_per_s_per_bot.mean",
         "snapshot_gaps_per_bot_per_min", "bot.cpu_cores", "bot.send_lag_ms_max", "bot.saturation_reasons",
         "voice_frames.received", "voice_frames.late", "voice_frames.lost", "voice_gaps.count",
         "voice_gaps.longest_frames", "voice_broadcast_reach_pct.min", "voice_broadcast_reach_pct.mean",

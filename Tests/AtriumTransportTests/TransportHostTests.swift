@@ -280,6 +280,23 @@ extension LoopbackNetworkTests {
             }
         }
 
+        /// A host nobody reads: once its receive buffer (the smallest the kernel allows) is full, the kernel drops
+        /// what keeps coming, and the host reports those drops. Linux only (SO_MEMINFO).
+        @Test func kernelDropsAtAFullSocketAreReported() throws {
+            let host = try makeServer(limits: TransportLimits(socketBufferBytes: 65_536))
+            let sender = try makeClient()
+            #if os(Linux)
+            #expect(host.socketDrops == 0)
+            let target = serverAddress(host)
+            // ~2 MB into a buffer of at most a few hundred KiB, never read: most of it must be dropped.
+            for _ in 0..<2_000 { _ = try sender.sendRaw([UInt8](repeating: 0xAB, count: 1_000), to: target) }
+            let drops = try #require(host.socketDrops)
+            #expect(drops > 0 && drops < 2_000, "\(drops) of 2000 dropped")
+            #else
+            #expect(host.socketDrops == nil)
+            #endif
+        }
+
         /// The lending service hands over ENet's packet bytes in place: the same bytes the copying service gives
         /// (an empty packet too), every packet once, on its channel; a handler may reset the very peer whose
         /// packet it holds (the packet is in no ENet queue by then, and is destroyed once, afterwards).

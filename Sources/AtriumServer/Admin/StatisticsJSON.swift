@@ -38,6 +38,7 @@ struct StatisticsDocument: Codable, Equatable {
         var token_timeouts: UInt64
         var unopened_packets: UInt64
         var rate_limited_drops: UInt64
+        var socket_drops: UInt64
         var voice_frames_received: UInt64
         var voice_frames_invalid: UInt64
         var voice_frames_muted: UInt64
@@ -102,7 +103,7 @@ struct StatisticsDocument: Codable, Equatable {
             avatars_deferred_by_budget: t.deferredByBudget, avatars_deferred_by_rate: t.deferredByRate,
             malformed_messages: s.malformedMessages, unexpected_messages: s.unexpectedMessages,
             tokens_rejected: s.tokensRejected, token_timeouts: s.tokenTimeouts, unopened_packets: s.unopenedPackets,
-            rate_limited_drops: s.rateLimitedDrops, voice_frames_received: s.voice.framesReceived,
+            rate_limited_drops: s.rateLimitedDrops, socket_drops: s.socketDrops, voice_frames_received: s.voice.framesReceived,
             voice_frames_invalid: s.voice.framesInvalid, voice_frames_muted: s.voice.framesMuted,
             voice_frames_forwarded: s.voice.framesForwarded, voice_bundles_sent: s.voice.bundlesSent,
             voice_frames_overflowed: s.voice.framesOverflowed, voice_mixed_frames: s.voice.mixedFrames, cookie_requests: s.admission.cookieRequests,

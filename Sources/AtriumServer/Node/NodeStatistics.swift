@@ -39,6 +39,9 @@ public struct NodeStatistics: Sendable, Equatable {
     public var unopenedPackets: UInt64 = 0
     /// Messages dropped by per-session rate limits.
     public var rateLimitedDrops: UInt64 = 0
+    /// Datagrams the kernel dropped at the node's socket (receive buffer full: the worker fell behind reading
+    /// it), since start; 0 where the kernel does not report it.
+    public var socketDrops: UInt64 = 0
     /// What the admission filter let through or dropped before ENet (cookies, connect limits, malformed datagrams).
     public var admission = AdmissionFilter.Counters()
     /// Voice across all instances (totals since start, except the per-interval maximum and CPU).
@@ -79,6 +82,7 @@ extension NodeStatistics {
             "tick_ms_p50": "\(tickMillisP50)", "tick_ms_p99": "\(tickMillisP99)",
             "overruns": "\(tickOverruns)", "cpu_cores": "\((cpuCores * 100).rounded() / 100)",
             "dgram_in_s": "\(Int(datagramsInPerSecond))", "dgram_out_s": "\(Int(datagramsOutPerSecond))",
+            "socket_drops": "\(socketDrops)",
         ]
     }
 }

@@ -623,6 +623,7 @@ final class Worker {
         stats.tokenTimeouts = tokenTimeouts
         stats.unopenedPackets = unopenedPackets
         stats.rateLimitedDrops = rateLimitedDrops
+        stats.socketDrops = host.socketDrops ?? 0
         stats.admission = admission.counters
         stats.voice = shards.reduce(into: VoiceCounters()) { $0.add($1.voice.counters) }
         stats.voiceCpuCores = (stats.voice.cpuSeconds - lastVoiceCPU) / seconds
