@@ -812,10 +812,7 @@ public final class LoadRunner {
         while pending > 0 && MonotonicClock.nowMicros() < deadline {
             var any = false
             for host in hosts {
-                while let event = host.poll() {
-                    any = true
-                    if case .disconnected = event { pending -= 1 }
-                }
+                while host.poll({ if case .disconnected = $0 { pending -= 1 } }) { any = true }
             }
             if !any { MonotonicClock.sleep(micros: 1000) }
         }
@@ -877,14 +874,14 @@ public final class LoadRunner {
             report.serverDatagramsInPerSecond = mean(steady.map(\.datagramsInPerSecond))
             report.serverDatagramsOutPerSecond = mean(steady.map(\.datagramsOutPerSecond))
             if let first = serverSamples.first, let last = serverSamples.last {
-                report.serverTickOverruns = Double(last.tickOverruns - min(last.tickOverruns, first.tickOverruns))
                 // Totals since the node started: what grew over the run.
-                func grown(_ total: KeyPath<ServerSample, UInt64?>) -> Double? {
-                    guard let a = first[keyPath: total], let b = last[keyPath: total] else { return nil }
+                func grown(_ a: UInt64?, _ b: UInt64?) -> Double? {
+                    guard let a, let b else { return nil }
                     return Double(b - min(a, b))
                 }
-                report.serverSocketDrops = grown(\.socketDrops)
-                report.serverVoiceFramesOverflowed = grown(\.voiceFramesOverflowed)
+                report.serverTickOverruns = grown(first.tickOverruns, last.tickOverruns)
+                report.serverSocketDrops = grown(first.socketDrops, last.socketDrops)
+                report.serverVoiceFramesOverflowed = grown(first.voiceFramesOverflowed, last.voiceFramesOverflowed)
             }
         } else {
             notes.append("no server statistics source: server figures not measured")
