@@ -3,7 +3,7 @@ SWIFT ?= swift
 CONFIG ?= Config/atrium.yaml
 RELEASE_BIN = .build/release
 
-.PHONY: deps build release run test bots loadtest bench floor fuzz clean
+.PHONY: deps build release run test bots loadtest capacity bench floor fuzz clean
 
 ## deps: install missing Debian packages (as root or with sudo), or say what to run
 deps:
@@ -23,12 +23,15 @@ release: deps
 run: release
 	$(RELEASE_BIN)/atrium serve --config $(CONFIG)
 
-## test: unit + in-process end-to-end tests, world file checks, and the smoke load scenario end to end
+## test: unit + in-process end-to-end tests, world file checks, the smoke load scenario end to end, and a two-run
+## capacity search over it (the subcommand end to end; bots.connected is ignored, it asks for all 20 bots)
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(SWIFT) run atrium check-world Worlds/*.yaml
 	$(SWIFT) run atrium-bots run LoadTests/smoke.yaml --json .build/reports/smoke.json --html .build/reports/smoke.html
+	$(SWIFT) run atrium-bots capacity LoadTests/smoke.yaml --min 4 --max 8 --step 4 --duration 4 \
+		--ignore-slo bots.connected --json .build/reports/smoke-capacity.json
 
 ## bots: point 50 bots at a running server (SERVER=host:port WORLD=id BOTS=n DURATION=s)
 bots: release
@@ -38,6 +41,10 @@ bots: release
 ## loadtest: run one scenario from LoadTests/ (SCENARIO=expo-1000; extra flags in ARGS)
 loadtest: release
 	$(RELEASE_BIN)/atrium-bots run LoadTests/$(or $(SCENARIO),smoke).yaml $(ARGS)
+
+## capacity: the most bots a scenario holds within its SLOs, by binary search (SCENARIO=expo-1000; flags in ARGS)
+capacity: release
+	$(RELEASE_BIN)/atrium-bots capacity LoadTests/$(or $(SCENARIO),expo-1000).yaml $(ARGS)
 
 ## floor: bare-ENet CPU floor for a load report's datagram pattern (REPORT=reports/expo-1000.json)
 floor: deps
