@@ -248,6 +248,37 @@ extension LoopbackNetworkTests {
             #expect(host.poll() == nil)
         }
 
+        /// The batch receive path: waiting on the socket times out when nothing comes, wakes when a datagram is
+        /// there, and one drain takes every datagram sent (fewer than ENet's 256 per pass) in order, after which
+        /// the socket is empty and another drain finds nothing.
+        @Test func waitingOnTheSocketThenDrainingTakesABatchInOnePass() throws {
+            let server = try makeServer()
+            let client = try makeClient()
+            let (c, s) = try establish(client, server, channels: 4)
+            while server.drain({ _ in }) > 0 {}
+            let start = nowSeconds()
+            #expect(!server.waitReadable(timeoutMilliseconds: 30))
+            #expect(nowSeconds() - start >= 0.025)
+
+            for i in 0..<100 {
+                #expect(client.send([UInt8(i), 7], to: c, channel: 1, delivery: .unreliable))
+            }
+            client.flush()
+            #expect(server.waitReadable(timeoutMilliseconds: 2000))
+            // Loopback delivers the whole flush at once, but give the kernel a moment to queue all of it.
+            usleep(20_000)
+            var received: [[UInt8]] = []
+            let handled = server.drain { event in
+                if case .received(let peer, let channel, let datagram) = event, peer == s, channel == 1 {
+                    received.append(Array(datagram))
+                }
+            }
+            #expect(handled == 100)
+            #expect(received == (0..<100).map { [UInt8($0), 7] })
+            #expect(!server.waitReadable(timeoutMilliseconds: 0))
+            #expect(server.drain { _ in } == 0)
+        }
+
         @Test func maximumPacketSizeIsEnforcedAndSettable() throws {
             let server = try makeServer()
             let client = try makeClient()

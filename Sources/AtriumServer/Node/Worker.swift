@@ -144,6 +144,7 @@ final class Worker {
                 }
             }
         }
+        repliesQueued = true
         // 2^64 datagrams: the session must end rather than reuse a nonce.
         if failed { host.disconnectLater(peer, data: ReasonCode.serverClosing.disconnectData) }
     }
@@ -216,19 +217,45 @@ final class Worker {
             while MonotonicClock.nowMicros() < limit, host.poll({ handle($0) }) {}
             return
         }
+        // Ahead of schedule: sleep on the socket, not in ENet, and take what arrived in batches (see
+        // `receiveBatchMicros`). The last pass runs at the deadline, so everything that arrived before it is
+        // in before the tick or flush point that follows.
         while true {
+            // Another pass only while the socket still holds datagrams (a pass reads at most 256); a pass that finds
+            // nothing would cost its walks for nothing.
+            while host.drain({ handle($0) }) > 0 && host.waitReadable(timeoutMilliseconds: 0) {}
+            batchWaitedSince = nil
+            // Replies the handlers queued (PONG, VOICE_MODE…) leave now rather than with the next tick.
+            if repliesQueued {
+                repliesQueued = false
+                host.flush()
+            }
             let current = MonotonicClock.nowMicros()
             guard current < deadline else { return }
             let remaining = deadline - current
             if remaining < 1000 {
-                // ENet waits in whole milliseconds; drain what is ready, then sleep the sub-millisecond rest.
-                while host.poll({ handle($0) }) {}
-                MonotonicClock.sleep(micros: deadline - min(deadline, MonotonicClock.nowMicros()))
-                return
+                // poll waits in whole milliseconds: sleep the sub-millisecond rest, then the last pass.
+                MonotonicClock.sleep(micros: remaining)
+                continue
             }
-            host.service(timeoutMilliseconds: UInt32(remaining / 1000)) { handle($0) }
+            guard host.waitReadable(timeoutMilliseconds: UInt32(remaining / 1000)) else { continue }
+            let woke = MonotonicClock.nowMicros()
+            batchWaitedSince = woke &- startMicros
+            MonotonicClock.sleep(micros: min(Self.receiveBatchMicros, deadline - min(deadline, woke)))
         }
     }
+
+    /// How long the worker lets datagrams gather once one has arrived, ahead of schedule, before it reads them
+    /// all with one ENet pass: each pass walks every peer slot (`max_clients`) twice, so reading datagram by
+    /// datagram cost a 50-bot room most of its server CPU. Inputs and voice are used only at ticks and flush
+    /// points, and the last pass before one runs at its deadline, so the batch delays none of them; a PING's
+    /// PONG leaves up to this much later.
+    static let receiveBatchMicros: UInt64 = 1_000
+    /// When the batch being read began to arrive (node µs), while one is read: the arrival time given to its
+    /// voice frames, so server-added voice latency counts their wait in the socket too (an upper bound).
+    private var batchWaitedSince: UInt64?
+    /// Something was queued for sending since the last flush (set by `deliver`).
+    private var repliesQueued = false
 
     /// Returns when (monotonic µs) the tick's state and relayed voice had been flushed.
     private func runTick(nowMicros: UInt64) -> UInt64 {
@@ -457,7 +484,7 @@ final class Worker {
                 protocolViolation(peer, .unexpectedMessage, "HELLO after joining")
             case .voice(let frame):
                 guard withinRate(.voiceFrame, bytes: frame.opus.count, peer: peer) else { return }
-                shard.voice.receive(frame, from: avatarId, nowMicros: now)
+                shard.voice.receive(frame, from: avatarId, nowMicros: batchWaitedSince ?? now)
             case .voiceSetup(let setup):
                 let available = configuration.voiceMixCapacity - shards.reduce(0) { $0 + $1.voice.mixListenerCount }
                 let grant = shard.voice.setup(setup.requestedMode, for: avatarId, available: available)
