@@ -15,6 +15,9 @@ import Glibc
 public struct ServerSample: Sendable, Equatable {
     public var tickMillisP50: Double
     public var tickMillisP99: Double
+    /// The worker thread's CPU time per tick (p50, p99 of the node's last interval); nil when not reported.
+    public var tickCpuMillisP50: Double?
+    public var tickCpuMillisP99: Double?
     public var cpuCores: Double
     public var datagramsInPerSecond: Double
     public var datagramsOutPerSecond: Double
@@ -35,7 +38,7 @@ public struct ServerSample: Sendable, Equatable {
         tickMillisP50: Double, tickMillisP99: Double, cpuCores: Double, datagramsInPerSecond: Double,
         datagramsOutPerSecond: Double, tickOverruns: UInt64, voiceCpuCores: Double? = nil,
         voiceAddedMs: Percentiles? = nil, voiceAddedSinceStart: LatencyBuckets? = nil, socketDrops: UInt64? = nil,
-        voiceFramesOverflowed: UInt64? = nil
+        voiceFramesOverflowed: UInt64? = nil, tickCpuMillisP50: Double? = nil, tickCpuMillisP99: Double? = nil
     ) {
         self.tickMillisP50 = tickMillisP50
         self.tickMillisP99 = tickMillisP99
@@ -48,6 +51,8 @@ public struct ServerSample: Sendable, Equatable {
         self.voiceAddedSinceStart = voiceAddedSinceStart
         self.socketDrops = socketDrops
         self.voiceFramesOverflowed = voiceFramesOverflowed
+        self.tickCpuMillisP50 = tickCpuMillisP50
+        self.tickCpuMillisP99 = tickCpuMillisP99
     }
 }
 
@@ -868,6 +873,11 @@ public final class LoadRunner {
             report.serverTickMs = Percentiles(
                 p50: percentile(steady.map(\.tickMillisP50), 50), p99: percentile(steady.map(\.tickMillisP99), 99),
                 max: steady.map(\.tickMillisP99).max())
+            let cpuP50 = steady.compactMap(\.tickCpuMillisP50), cpuP99 = steady.compactMap(\.tickCpuMillisP99)
+            if !cpuP99.isEmpty {
+                report.serverTickCpuMs = Percentiles(
+                    p50: percentile(cpuP50, 50), p99: percentile(cpuP99, 99), max: cpuP99.max())
+            }
             report.serverCpuCores = mean(steady.map(\.cpuCores))
             report.serverVoiceCpuCores = mean(steady.compactMap(\.voiceCpuCores))
             report.serverVoiceAddedMs = Self.voiceAdded(samples: serverSamples, steadyFrom: serverSamples.count - steady.count)

@@ -41,6 +41,8 @@ public final class ServerStatsPoller: Sendable {
             var max: Double?
         }
         var tick_ms: Tick
+        /// Nodes before per-tick CPU time do not report it.
+        var tick_cpu_ms: Tick?
         var cpu_cores: Double
         var datagrams_in_per_s: Double
         var datagrams_out_per_s: Double
@@ -85,6 +87,7 @@ public final class ServerStatsPoller: Sendable {
             voiceAddedMs: doc.voice_added_ms.map { Percentiles(p50: $0.p50, p99: $0.p99, max: $0.max) },
             voiceAddedSinceStart: doc.voice_added_since_start.map {
                 LatencyBuckets(bucketMicros: max(1, $0.bucket_us), counts: $0.counts)
-            }, socketDrops: doc.counters?.socket_drops, voiceFramesOverflowed: doc.counters?.voice_frames_overflowed)
+            }, socketDrops: doc.counters?.socket_drops, voiceFramesOverflowed: doc.counters?.voice_frames_overflowed,
+            tickCpuMillisP50: doc.tick_cpu_ms?.p50, tickCpuMillisP99: doc.tick_cpu_ms?.p99)
     }
 }

@@ -41,7 +41,7 @@ public struct CapacityReport: Sendable {
 
     /// Figures every run reports, whatever the SLO: what limits a server as its crowd grows.
     public static let headlineKeys = [
-        "server.cpu_cores", "server.tick_ms.p99", "server.tick_overruns", "snapshots_per_s_per_bot.mean",
+        "server.cpu_cores", "server.tick_ms.p99", "server.tick_cpu_ms.p99", "server.tick_overruns", "snapshots_per_s_per_bot.mean",
         "pose_latency_ms.p99", "down_kbps_per_bot.mean", "server.voice_cpu_cores", "server.voice_added_ms.p99",
         "voice_loss_pct", "bot.cpu_cores",
     ]

@@ -21,7 +21,7 @@ enum MetricDirection: Sendable, Equatable {
         "voice_frames.late", "voice_frames.lost", "voice_gaps",
         "pose_bytes", "snapshot_gaps_per_bot_per_min",
         "bots.failed", "bots.failure_reasons",
-        "server.tick_ms", "server.tick_overruns", "server.cpu_cores", "server.voice_cpu_cores", "server.voice_added_ms",
+        "server.tick_ms", "server.tick_cpu_ms", "server.tick_overruns", "server.cpu_cores", "server.voice_cpu_cores", "server.voice_added_ms",
         "server.socket_drops", "server.voice_frames_overflowed",
         "bot.cpu_cores", "bot.send_lag_ms_max", "bot_saturated",
     ]

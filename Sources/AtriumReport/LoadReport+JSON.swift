@@ -95,6 +95,7 @@ extension LoadReport {
             ("snapshot_gaps_per_bot_per_min", .number(snapshotGapsPerBotPerMinute)),
             ("server", .object([
                 ("tick_ms", pct(serverTickMs)),
+                ("tick_cpu_ms", pct(serverTickCpuMs)),
                 ("cpu_cores", .number(serverCpuCores)),
                 ("voice_cpu_cores", .number(serverVoiceCpuCores)),
                 ("voice_added_ms", pct(serverVoiceAddedMs)),
@@ -157,6 +158,7 @@ extension LoadReport {
         r.snapshotsPerSecondPerBot = file.snapshots_per_s_per_bot?.mean
         r.snapshotGapsPerBotPerMinute = file.snapshot_gaps_per_bot_per_min
         r.serverTickMs = file.server?.tick_ms ?? Percentiles()
+        r.serverTickCpuMs = file.server?.tick_cpu_ms ?? Percentiles()
         r.serverCpuCores = file.server?.cpu_cores
         r.serverVoiceCpuCores = file.server?.voice_cpu_cores
         r.serverVoiceAddedMs = file.server?.voice_added_ms ?? Percentiles()
@@ -211,6 +213,7 @@ private struct ReportFile: Decodable {
     }
     struct Server: Decodable {
         var tick_ms: Percentiles?
+        var tick_cpu_ms: Percentiles?
         var cpu_cores: Double?
         var voice_cpu_cores: Double?
         var voice_added_ms: Percentiles?

@@ -176,6 +176,8 @@ public struct LoadReport: Sendable, Equatable {
     // Server
     /// p50 and p99; max optional.
     public var serverTickMs: Percentiles
+    /// The worker thread's CPU time per tick (same aggregation as `serverTickMs`): tick work without waiting for a core.
+    public var serverTickCpuMs: Percentiles
     public var serverCpuCores: Double?
     public var serverVoiceCpuCores: Double?
     /// Server-added voice latency (the node's own measure: VOICE decoded → the flush that sent it), ms.
@@ -241,6 +243,7 @@ public struct LoadReport: Sendable, Equatable {
         self.snapshotsPerSecondPerBot = nil
         self.snapshotGapsPerBotPerMinute = nil
         self.serverTickMs = Percentiles()
+        self.serverTickCpuMs = Percentiles()
         self.serverCpuCores = nil
         self.serverVoiceCpuCores = nil
         self.serverVoiceAddedMs = Percentiles()

@@ -60,6 +60,12 @@ extension LoadReport {
             Row(label: "tick p99 ms", cells: [f(serverTickMs.p99)]),
         ]
         if serverTickMs.max.finiteOrNil != nil { server.append(Row(label: "tick max ms", cells: [f(serverTickMs.max)])) }
+        if serverTickCpuMs.p99.finiteOrNil != nil {
+            server += [
+                Row(label: "tick CPU p50 ms", cells: [f(serverTickCpuMs.p50)]),
+                Row(label: "tick CPU p99 ms", cells: [f(serverTickCpuMs.p99)]),
+            ]
+        }
         server += [
             Row(label: "tick overruns", cells: [Fmt.count(serverTickOverruns)]),
             Row(label: "socket drops", cells: [Fmt.count(serverSocketDrops)]),

@@ -149,7 +149,8 @@ func runOnce(_ scenario: Scenario, world: WorldDefinition) throws -> LoadReport 
                 voiceAddedMs: s.voiceAddedMillis.map { Percentiles(p50: $0.p50, p99: $0.p99, max: $0.max) },
                 voiceAddedSinceStart: s.voiceAddedCounts.isEmpty
                     ? nil : LatencyBuckets(bucketMicros: NodeStatistics.voiceAddedBucketMicros, counts: s.voiceAddedCounts),
-                socketDrops: s.socketDrops, voiceFramesOverflowed: s.voice.framesOverflowed)
+                socketDrops: s.socketDrops, voiceFramesOverflowed: s.voice.framesOverflowed,
+                    tickCpuMillisP50: s.tickCpuMillisP50, tickCpuMillisP99: s.tickCpuMillisP99)
         }
     }
 

@@ -248,6 +248,10 @@ import Testing
         let counters = old.dropLast() + #","counters":{"socket_drops":12,"voice_frames_overflowed":3,"inputs_applied":9}}"#
         let withCounters = ServerStatsPoller.sample(from: Data(counters.utf8))
         #expect(withCounters?.socketDrops == 12 && withCounters?.voiceFramesOverflowed == 3)
+        #expect(ServerStatsPoller.sample(from: Data(old.utf8))?.tickCpuMillisP99 == nil)
+        let tickCPU = old.dropLast() + #","tick_cpu_ms":{"p50":0.75,"p99":2.5,"max":4}}"#
+        let withTickCPU = ServerStatsPoller.sample(from: Data(tickCPU.utf8))
+        #expect(withTickCPU?.tickCpuMillisP50 == 0.75 && withTickCPU?.tickCpuMillisP99 == 2.5)
     }
 }
 

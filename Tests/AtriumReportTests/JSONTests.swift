@@ -12,7 +12,7 @@ import Testing
         "down_kbps_per_bot.mean", "down_kbps_per_bot.p99", "up_kbps_per_bot.mean", "up_kbps_per_bot.p99",
         "down_datagrams_per_s_per_bot.mean", "pose_bytes.delta_mean", "pose_bytes.absolute_mean",
         "pose_bytes.delta_span_inputs_mean",
-        "snapshots_per_s_per_bot.mean", "server.tick_ms.p50", "server.tick_ms.p99", "server.cpu_cores",
+        "snapshots_per_s_per_bot.mean", "server.tick_ms.p50", "server.tick_ms.p99", "server.tick_cpu_ms.p50", "server.tick_cpu_ms.p99", "server.cpu_cores",
         "server.datagrams_in_per_s", "server.datagrams_out_per_s", "bot_saturated", "slo.passed", "slo.failures",
         "started_at", "seed", "server_address", "world", "bots.failure_reasons",
         "connect_ms.p50", "connect_ms.p99", "connect_ms.max", "voice_loss_pct", "voice_streams_per_listener.max",

@@ -56,6 +56,7 @@ struct StatisticsDocument: Codable, Equatable {
     var uptime_s: Double
     var ticks: UInt64
     var tick_ms: Tick
+    var tick_cpu_ms: Tick
     var tick_overruns: UInt64
     var cpu_cores: Double
     var worker_cpu_cores: Double
@@ -78,6 +79,7 @@ struct StatisticsDocument: Codable, Equatable {
         uptime_s = s.uptimeSeconds
         ticks = s.ticks
         tick_ms = Tick(p50: s.tickMillisP50, p99: s.tickMillisP99, max: s.tickMillisMax)
+        tick_cpu_ms = Tick(p50: s.tickCpuMillisP50, p99: s.tickCpuMillisP99, max: s.tickCpuMillisMax)
         tick_overruns = s.tickOverruns
         cpu_cores = s.cpuCores
         worker_cpu_cores = s.workerCpuCores

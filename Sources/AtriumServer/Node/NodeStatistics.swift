@@ -15,6 +15,11 @@ public struct NodeStatistics: Sendable, Equatable {
     public var tickMillisP50: Double = 0
     public var tickMillisP99: Double = 0
     public var tickMillisMax: Double = 0
+    /// The worker thread's CPU time per tick over the last interval, in milliseconds: the tick's work without
+    /// the time it waited for a core (on a busy machine the wall-clock figures above include that wait).
+    public var tickCpuMillisP50: Double = 0
+    public var tickCpuMillisP99: Double = 0
+    public var tickCpuMillisMax: Double = 0
     /// Ticks that started more than one period late since the node started.
     public var tickOverruns: UInt64 = 0
     /// Process CPU (user + system) over the last interval, in cores (1.0 = one core busy).

@@ -43,6 +43,9 @@ final class Worker {
     private var overruns: UInt64 = 0
     private var tickHistogram = Histogram<UInt64>(
         lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    /// The worker thread's CPU time per tick, µs (the same span as `tickHistogram`).
+    private var tickCpuHistogram = Histogram<UInt64>(
+        lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
     /// Server-added voice latency per forwarded frame copy, µs: from when the worker decoded the VOICE to
     /// when the flush that carried it returned.
     private var voiceAddedHistogram = Histogram<UInt64>(
@@ -180,12 +183,15 @@ final class Worker {
             }
             serviceUntil(deadline)
             let started = MonotonicClock.nowMicros()
+            let startedCPU = MonotonicClock.threadCPUSeconds()
             if started > deadline + period { overruns += 1 }
             let flushed = runTick(nowMicros: started &- startMicros)
             // Bounded so a stall does not push the points past the next deadline for long.
             work = min(period, flushed - min(flushed, deadline))
             let finished = MonotonicClock.nowMicros()
+            let finishedCPU = MonotonicClock.threadCPUSeconds()
             _ = tickHistogram.record(max(1, finished - started))
+            _ = tickCpuHistogram.record(UInt64(max(1, (finishedCPU - startedCPU) * 1e6)))
             // Drift-free: the next deadline follows the ideal schedule, never "now + period". After a long
             // stall, skip the missed ticks rather than bursting to catch up.
             deadline += period
@@ -631,6 +637,9 @@ final class Worker {
         stats.tickMillisP50 = Double(tickHistogram.valueAtPercentile(50)) / 1000
         stats.tickMillisP99 = Double(tickHistogram.valueAtPercentile(99)) / 1000
         stats.tickMillisMax = Double(tickHistogram.max) / 1000
+        stats.tickCpuMillisP50 = Double(tickCpuHistogram.valueAtPercentile(50)) / 1000
+        stats.tickCpuMillisP99 = Double(tickCpuHistogram.valueAtPercentile(99)) / 1000
+        stats.tickCpuMillisMax = Double(tickCpuHistogram.max) / 1000
         stats.tickOverruns = overruns
         stats.cpuCores = (cpu - lastPublish.cpu) / seconds
         stats.workerCpuCores = (workerCPU - lastPublish.workerCPU) / seconds
@@ -665,6 +674,7 @@ final class Worker {
         lastVoiceCPU = stats.voice.cpuSeconds
         for shard in shards { shard.voice.resetPublishedMaxima() }
         tickHistogram.reset()
+        tickCpuHistogram.reset()
         lastPublish = (micros, cpu, workerCPU, io)
         control.publish(stats)
     }
