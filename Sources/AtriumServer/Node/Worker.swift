@@ -46,8 +46,8 @@ final class Worker {
     /// The worker thread's CPU time per tick, µs (the same span as `tickHistogram`).
     private var tickCpuHistogram = Histogram<UInt64>(
         lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-    /// Server-added voice latency per forwarded frame copy, µs: from when the worker decoded the VOICE to
-    /// when the flush that carried it returned.
+    /// Server-added voice latency per forwarded frame copy, µs: from when the worker decoded the VOICE (or when
+    /// the batch it was read in began to arrive, `batchWaitedSince`) to when the flush that carried it returned.
     private var voiceAddedHistogram = Histogram<UInt64>(
         lowestDiscernibleValue: 1, highestTrackableValue: Worker.voiceAddedMaxMicros, numberOfSignificantValueDigits: .three)
     private static let voiceAddedMaxMicros: UInt64 = 10_000_000
