@@ -21,7 +21,6 @@ public struct CapacitySearch: Sendable {
 
     /// The counts tried, ascending.
     public let counts: [Int]
-    public private(set) var probes: [Probe] = []
     /// Index in `counts` of the largest passing count so far (−1: none yet).
     private var passing = -1
     /// Index in `counts` of the smallest failing count so far (`counts.count`: none yet).
@@ -46,7 +45,6 @@ public struct CapacitySearch: Sendable {
 
     /// Records the run of `next`.
     public mutating func record(_ probe: Probe) {
-        probes.append(probe)
         guard let index = counts.firstIndex(of: probe.bots) else { return }
         if probe.toolLimited && !probe.passed {
             stoppedByTool = true

@@ -870,13 +870,13 @@ public final class LoadRunner {
         // Server figures: the median of its per-second p50s and the 99th percentile of its per-second p99s.
         if !serverSamples.isEmpty {
             let steady = Array(serverSamples.dropFirst(min(2, serverSamples.count - 1)))
-            report.serverTickMs = Percentiles(
-                p50: percentile(steady.map(\.tickMillisP50), 50), p99: percentile(steady.map(\.tickMillisP99), 99),
-                max: steady.map(\.tickMillisP99).max())
-            let cpuP50 = steady.compactMap(\.tickCpuMillisP50), cpuP99 = steady.compactMap(\.tickCpuMillisP99)
-            if !cpuP99.isEmpty {
-                report.serverTickCpuMs = Percentiles(
-                    p50: percentile(cpuP50, 50), p99: percentile(cpuP99, 99), max: cpuP99.max())
+            func overRun(p50s: [Double], p99s: [Double]) -> Percentiles {
+                Percentiles(p50: percentile(p50s, 50), p99: percentile(p99s, 99), max: p99s.max())
+            }
+            report.serverTickMs = overRun(p50s: steady.map(\.tickMillisP50), p99s: steady.map(\.tickMillisP99))
+            let cpuP99s = steady.compactMap(\.tickCpuMillisP99)
+            if !cpuP99s.isEmpty {
+                report.serverTickCpuMs = overRun(p50s: steady.compactMap(\.tickCpuMillisP50), p99s: cpuP99s)
             }
             report.serverCpuCores = mean(steady.map(\.cpuCores))
             report.serverVoiceCpuCores = mean(steady.compactMap(\.voiceCpuCores))

@@ -135,8 +135,9 @@ public struct CapacityReport: Sendable {
         var lines = [Fmt.oneLine("\(scenario) capacity — \(low)…\(high) bots in steps of \(step), \(Fmt.compact(durationSeconds)) s a run")]
         if !ignoredSLO.isEmpty { lines.append("SLO ignored: " + ignoredSLO.joined(separator: ", ")) }
         let header = ["bots", "result"] + keys
+        let ascending = runs.sorted { $0.bots < $1.bots }
         var rows: [[String]] = []
-        for run in runs.sorted(by: { $0.bots < $1.bots }) {
+        for run in ascending {
             let result = run.passed ? "pass" : (run.toolLimited ? "FAIL (tool)" : "FAIL")
             rows.append([String(run.bots), result] + run.figures.map { Fmt.figure($0.value) })
         }
@@ -148,7 +149,7 @@ public struct CapacityReport: Sendable {
         for (i, key) in keys.enumerated() { lines.append("  (\(i + 1)) \(key)") }
         lines.append(line(["bots", "result"] + keys.indices.map { "(\($0 + 1))" }))
         for row in rows { lines.append(line(row)) }
-        for run in runs.sorted(by: { $0.bots < $1.bots }) where !run.passed {
+        for run in ascending where !run.passed {
             lines.append(Fmt.oneLine("  \(run.bots): " + run.failures.joined(separator: "; ")))
         }
         lines.append(Fmt.oneLine(verdict))

@@ -370,15 +370,17 @@ public final class TransportHost {
     /// `handle` may call this host (send, disconnect), but not `service`, `poll` or `drain`.
     @discardableResult
     public func drain(_ handle: (LentTransportEvent) -> Void) -> Int {
+        var handled = dispatchQueued(handle)
+        var event = ENetEvent()
+        if serviceOnce(&event, timeout: 0) > 0, dispatch(event, to: handle) { handled += 1 }
+        return handled + dispatchQueued(handle)
+    }
+
+    /// Hands `handle` every event ENet has already queued; returns how many it got.
+    private func dispatchQueued(_ handle: (LentTransportEvent) -> Void) -> Int {
         var handled = 0
         var queued = ENetEvent()
         // C call: our own host; `queued` is a valid out-parameter; only pops ENet's dispatch queue.
-        while enet_host_check_events(host, &queued) > 0 {
-            if dispatch(queued, to: handle) { handled += 1 }
-        }
-        var event = ENetEvent()
-        if serviceOnce(&event, timeout: 0) > 0, dispatch(event, to: handle) { handled += 1 }
-        // C call: as above.
         while enet_host_check_events(host, &queued) > 0 {
             if dispatch(queued, to: handle) { handled += 1 }
         }

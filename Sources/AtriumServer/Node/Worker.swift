@@ -147,7 +147,7 @@ final class Worker {
                 }
             }
         }
-        repliesQueued = true
+        unflushed = true
         // 2^64 datagrams: the session must end rather than reuse a nonce.
         if failed { host.disconnectLater(peer, data: ReasonCode.serverClosing.disconnectData) }
     }
@@ -232,10 +232,7 @@ final class Worker {
             while host.drain({ handle($0) }) > 0 && host.waitReadable(timeoutMilliseconds: 0) {}
             batchWaitedSince = nil
             // Replies the handlers queued (PONG, VOICE_MODE…) leave now rather than with the next tick.
-            if repliesQueued {
-                repliesQueued = false
-                host.flush()
-            }
+            if unflushed { flush() }
             let current = MonotonicClock.nowMicros()
             guard current < deadline else { return }
             let remaining = deadline - current
@@ -260,8 +257,14 @@ final class Worker {
     /// When the batch being read began to arrive (node µs), while one is read: the arrival time given to its
     /// voice frames, so server-added voice latency counts their wait in the socket too (an upper bound).
     private var batchWaitedSince: UInt64?
-    /// Something was queued for sending since the last flush (set by `deliver`).
-    private var repliesQueued = false
+    /// Something was queued for sending since the last flush (set by `deliver`, cleared by `flush`).
+    private var unflushed = false
+
+    /// `enet_host_flush`: everything queued leaves now.
+    private func flush() {
+        host.flush()
+        unflushed = false
+    }
 
     /// Returns when (monotonic µs) the tick's state and relayed voice had been flushed.
     private func runTick(nowMicros: UInt64) -> UInt64 {
@@ -273,13 +276,13 @@ final class Worker {
                 noteRejection(peer, rejection)
             }
         }
-        host.flush()
+        flush()
         let flushed = MonotonicClock.nowMicros()
         recordVoiceAdded()
         // Mixing is the costly part of voice: it runs once state and relayed voice are on their way.
         var mixed = false
         for shard in shards where shard.mixVoice(nowMicros: nowMicros, outbox: outbox) { mixed = true }
-        if mixed { host.flush() }
+        if mixed { flush() }
         return flushed
     }
 
@@ -289,7 +292,7 @@ final class Worker {
         var sent = false
         for shard in shards where shard.forwardVoice(outbox: outbox) { sent = true }
         guard sent else { return }
-        host.flush()
+        flush()
         recordVoiceAdded()
     }
 
@@ -613,14 +616,14 @@ final class Worker {
         for peer in Array(sessions.keys) {
             close(peer, reason: .serverClosing, detail: "server is shutting down")
         }
-        host.flush()
+        flush()
         let graceEnd = MonotonicClock.nowMicros() + UInt64(configuration.shutdownGraceMs) * 1000
         while host.connectedPeerCount > 0 && MonotonicClock.nowMicros() < graceEnd {
             if let event = host.service(timeoutMilliseconds: 10) {
                 if case .disconnected(let peer, _) = event { sessions.removeValue(forKey: peer) }
             }
         }
-        host.flush()
+        flush()
         publish(at: MonotonicClock.nowMicros())
     }
 
